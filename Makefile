@@ -1,0 +1,147 @@
+# Makefile for shootdown.  `make help` lists the targets.
+#
+# The kernel is built with the host compiler in freestanding mode; set
+# CROSS_COMPILE=x86_64-elf- to use a cross toolchain, or CC=clang.
+
+CROSS_COMPILE ?=
+ifeq ($(origin CC),default)
+CC := $(CROSS_COMPILE)gcc
+endif
+LD      := $(CROSS_COMPILE)ld
+NM      := $(CROSS_COMPILE)nm
+PYTHON  ?= python3
+
+BUILD   := build
+FIRMWARE ?= bios
+SMP     ?= 4
+CPU     ?= max
+MEM     ?= 512M
+CMDLINE ?=
+
+# Freestanding: no libc, no red zone (interrupts push onto the stack below
+# RSP), no SSE/x87 (the kernel never saves FPU state), kernel code model
+# (code linked in the top 2 GiB), frame pointers kept for readable gdb
+# backtraces.  -fno-pic/-fno-pie because nothing is relocated at run time.
+CFLAGS := -std=gnu11 -O2 -g \
+	-ffreestanding -fno-builtin -nostdinc -isystem $(shell $(CC) -print-file-name=include) \
+	-mno-red-zone -mgeneral-regs-only -mcmodel=kernel \
+	-fno-pic -fno-pie -fno-stack-protector -fno-omit-frame-pointer \
+	-fno-asynchronous-unwind-tables \
+	-Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+	-I. -MMD -MP
+ASFLAGS := -g -I. -MMD -MP -D__ASSEMBLY__
+# -n: no page-aligning of the file (GRUB needs the header in the first
+# 32 KiB); max-page-size: 4 KiB segments, not 2 MiB ones.
+# --no-warn-rwx-segments: the 32-bit boot segment must be RWX (it runs
+# before paging); every other segment has exact permissions.
+LDFLAGS := -nostdlib -n -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T linker.ld
+
+# Every object of the kernel, one per line.
+OBJS := \
+	boot/multiboot2.o \
+	arch/x86/entry.o \
+	arch/x86/probe.o \
+	arch/x86/setjmp.o \
+	arch/x86/cpu.o \
+	arch/x86/debug_exit.o \
+	arch/x86/extable.o \
+	arch/x86/gdt.o \
+	arch/x86/idt.o \
+	arch/x86/percpu.o \
+	arch/x86/smp_stop.o \
+	arch/x86/tlb.o \
+	arch/x86/traps.o \
+	arch/x86/uart.o \
+	kernel/cmdline.o \
+	kernel/ksyms.o \
+	kernel/main.o \
+	kernel/multiboot.o \
+	kernel/panic.o \
+	kernel/printk.o \
+	kernel/selftest.o \
+	kernel/spinlock.o \
+	kernel/string.o \
+	kernel/vsnprintf.o
+
+# mm/ objects (the memory-management issue).
+MM_OBJS :=
+
+# In-kernel selftests.
+TEST_OBJS := \
+	tests/cmdline.o \
+	tests/printk.o \
+	tests/selftest.o \
+	tests/traps.o
+
+ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS))
+
+.PHONY: all iso run test debug gdb clean help deps host-tests
+all: $(BUILD)/kernel.elf iso
+
+help:
+	@echo "make            build build/kernel.elf and build/shootdown.iso"
+	@echo "make run        install missing packages, build, boot QEMU (FIRMWARE=bios|uefi SMP=4 CPU=max MEM=512M CMDLINE=...)"
+	@echo "make test       host tests, then boot BIOS/UEFI at -smp 1 and 4; prints 'N passed, N failed' last"
+	@echo "make debug      boot QEMU paused, gdb stub on :1234; then 'make gdb' in another terminal"
+	@echo "make gdb        attach gdb with symbols, stop at kmain"
+	@echo "make clean      remove build/"
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(ASFLAGS) -c $< -o $@
+
+# Two links: the first, with an empty symbol table, gives the addresses;
+# the second adds the table in .ksyms, the last segment, which moves no
+# other address (see linker.ld).
+$(BUILD)/ksyms_empty.c: tools/gen_ksyms.py
+	@mkdir -p $(BUILD)
+	$(PYTHON) tools/gen_ksyms.py < /dev/null > $@
+
+$(BUILD)/kernel.pass1.elf: $(ALL_OBJS) $(BUILD)/ksyms_empty.o linker.ld
+	$(LD) $(LDFLAGS) -o $@ $(ALL_OBJS) $(BUILD)/ksyms_empty.o
+
+$(BUILD)/ksyms.c: $(BUILD)/kernel.pass1.elf tools/gen_ksyms.py
+	$(NM) -n --defined-only $< | $(PYTHON) tools/gen_ksyms.py > $@
+
+$(BUILD)/kernel.elf: $(ALL_OBJS) $(BUILD)/ksyms.o linker.ld
+	$(LD) $(LDFLAGS) -o $@ $(ALL_OBJS) $(BUILD)/ksyms.o
+	@if command -v grub-file >/dev/null; then \
+		grub-file --is-x86-multiboot2 $@ || { echo "$@ is not multiboot2"; exit 1; }; fi
+
+iso: $(BUILD)/shootdown.iso
+$(BUILD)/shootdown.iso: $(BUILD)/kernel.elf boot/grub.cfg
+	@mkdir -p $(BUILD)/isodir/boot/grub
+	cp boot/grub.cfg $(BUILD)/isodir/boot/grub/grub.cfg
+	cp $(BUILD)/kernel.elf $(BUILD)/isodir/boot/kernel.elf
+	grub-mkrescue -o $@ $(BUILD)/isodir 2> $(BUILD)/grub-mkrescue.log || \
+		{ cat $(BUILD)/grub-mkrescue.log; exit 1; }
+
+deps:
+	@sh tools/install-deps.sh
+
+QEMU_RUN := $(PYTHON) tools/qemu_run.py --firmware $(FIRMWARE) --smp $(SMP) --cpu $(CPU) --mem $(MEM)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(QEMU_RUN) $(if $(CMDLINE),--cmdline "$(CMDLINE)")
+
+-include tests/host/host.mk
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	$(PYTHON) tools/run_tests.py
+
+debug: all
+	$(QEMU_RUN) --gdb $(if $(CMDLINE),--cmdline "$(CMDLINE)")
+
+gdb:
+	gdb -q -x tools/gdb/gdbinit $(BUILD)/kernel.elf
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(ALL_OBJS:.o=.d)

@@ -1,0 +1,58 @@
+/* arch.h: every hook that generic code (mm/, kernel/) may use to reach the
+ * x86 hardware.  mm/ includes this header and nothing else from arch/x86/,
+ * so the list below is the whole of what the algorithms need from the CPU.
+ * The host-side unit tests (tests/host/) supply their own versions.
+ */
+#ifndef ARCH_X86_ARCH_H
+#define ARCH_X86_ARCH_H
+
+#include "kernel/types.h"
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE  (1UL << PAGE_SHIFT)
+#define PAGE_MASK  (~(PAGE_SIZE - 1))
+
+/* CPU facts, read once by cpu_features_init() on the boot CPU. */
+struct cpu_features {
+	char vendor[13];
+	uint32_t family, model, stepping;
+	uint8_t phys_addr_bits;     /* MAXPHYADDR, CPUID 0x80000008 EAX[7:0] */
+	uint8_t virt_addr_bits;     /* 48, or 57 with LA57 */
+	bool nx;                    /* execute-disable bit (EFER.NXE) */
+	bool pge;                   /* global pages (CR4.PGE) */
+	bool pat;                   /* page attribute table */
+	bool pcid;                  /* process-context identifiers */
+	bool invpcid;               /* INVPCID instruction */
+	bool gbpages;               /* 1 GiB pages */
+	bool la57;                  /* 5-level paging */
+	bool apic;                  /* an on-chip local APIC */
+	bool x2apic;                /* x2APIC mode */
+	bool smep, smap;            /* supervisor exec/access protection */
+	bool tsc_deadline;          /* APIC timer TSC-deadline mode */
+	bool invariant_tsc;         /* TSC runs at a constant rate */
+	bool hypervisor;            /* running under a hypervisor */
+};
+extern struct cpu_features cpu_features;
+
+/* TLB maintenance on the calling CPU only.  The names carry the scope;
+ * reaching other CPUs is the job of mm/shootdown.c. */
+void tlb_flush_local_page(virt_addr_t va);   /* INVLPG: one page, and the
+						paging-structure caches */
+void tlb_flush_local_all(void);              /* everything, global too */
+
+/* The root of the kernel page tables (CR3). */
+phys_addr_t arch_read_pgd_root(void);
+void arch_write_pgd_root(phys_addr_t root);
+
+/* The CPU running this code: 0 for the boot CPU. */
+unsigned int this_cpu_id(void);
+
+/* Interrupt state of this CPU. */
+bool arch_irqs_enabled(void);
+void arch_irq_disable(void);
+void arch_irq_enable(void);
+
+/* Busy-wait hint inside spin loops. */
+static inline void cpu_relax(void) { __asm__ __volatile__("pause" ::: "memory"); }
+
+#endif

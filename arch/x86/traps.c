@@ -1,0 +1,141 @@
+/* traps.c: what happens when the CPU raises an exception (vectors 0-31).
+ *
+ * In order: an access the code expected might fault (extable) resumes at
+ * its fixup; otherwise the exception is reported in full (name, error
+ * code, RIP and symbol, registers, and for #PF the page-table walk of the
+ * faulting address) and then either the running selftest case is aborted
+ * (so one bad test does not take the run down) or the kernel panics.
+ */
+#include "arch/x86/asm.h"
+#include "arch/x86/percpu.h"
+#include "arch/x86/trap.h"
+#include "kernel/extable.h"
+#include "kernel/ksyms.h"
+#include "kernel/panic.h"
+#include "kernel/printk.h"
+#include "kernel/selftest_internal.h"
+
+static const char *const exception_names[32] = {
+	[0] = "#DE divide error",          [1] = "#DB debug",
+	[2] = "NMI",                       [3] = "#BP breakpoint",
+	[4] = "#OF overflow",              [5] = "#BR bound range",
+	[6] = "#UD invalid opcode",        [7] = "#NM device not available",
+	[8] = "#DF double fault",          [10] = "#TS invalid TSS",
+	[11] = "#NP segment not present",  [12] = "#SS stack fault",
+	[13] = "#GP general protection",   [14] = "#PF page fault",
+	[16] = "#MF x87 error",            [17] = "#AC alignment check",
+	[18] = "#MC machine check",        [19] = "#XM SIMD error",
+	[20] = "#VE virtualization",       [21] = "#CP control protection",
+};
+
+const char *exception_name(uint64_t vector)
+{
+	if (vector < 32 && exception_names[vector])
+		return exception_names[vector];
+	return vector < 32 ? "reserved exception" : "interrupt";
+}
+
+/* Every report line starts with the running selftest's diagnostic prefix,
+ * so a fault inside a test reads as KTAP diagnostics of that test. */
+static void report(const char *fmt, ...) __printf(1, 2);
+static void report(const char *fmt, ...)
+{
+	char line[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	printk("%s%s\n", selftest_diag_prefix(), line);
+}
+
+static void print_symbol(const char *label, uint64_t addr)
+{
+	uint64_t offset;
+	const char *name = ksym_lookup(addr, &offset);
+
+	if (name)
+		report("%s%p <%s+0x%lx>", label, (void *)addr, name, offset);
+	else
+		report("%s%p", label, (void *)addr);
+}
+
+/* Walk the page tables from CR3 down to the entry that maps @va, printing
+ * every level.  Tables are read through the direct map with probe reads,
+ * so a broken table prints "unreadable" instead of faulting again. */
+static void print_page_walk(uint64_t va)
+{
+	static const char *const level_names[] = { "pgd", "pud", "pmd", "pte" };
+	const uint64_t direct_map = 0xffff888000000000ULL;
+	const uint64_t addr_mask = 0x000ffffffffff000ULL;
+	uint64_t table = read_cr3() & addr_mask;
+
+	report("  page walk for %p (CR3 %p):", (void *)va, (void *)table);
+	for (int level = 0; level < 4; level++) {
+		unsigned int shift = 39 - 9 * level;
+		unsigned int index = (va >> shift) & 511;
+		uint64_t entry;
+
+		if (probe_read_u64((void *)(direct_map + table + 8 * index), &entry)) {
+			report("    %s[%3u] unreadable (table at %p)",
+			       level_names[level], index, (void *)table);
+			return;
+		}
+		report("    %s[%3u] = %016lx %s%s%s%s", level_names[level], index,
+		       entry, entry & 1 ? "P" : "not-present",
+		       entry & 2 ? " W" : "", entry & (1ULL << 63) ? " NX" : "",
+		       (level == 1 || level == 2) && (entry & 0x80) ? " huge" : "");
+		if (!(entry & 1) || ((level == 1 || level == 2) && (entry & 0x80)))
+			return;
+		table = entry & addr_mask;
+	}
+}
+
+static void print_exception_report(const struct trap_frame *f)
+{
+	report("EXCEPTION: %s (vector %lu) on CPU %u, error code 0x%lx",
+	       exception_name(f->vector), f->vector, this_cpu_id(), f->error_code);
+	print_symbol("  RIP: ", f->rip);
+	report("  RSP: %p  RFLAGS: %016lx  CS: %lx SS: %lx",
+	       (void *)f->rsp, f->rflags, f->cs, f->ss);
+	report("  RAX %016lx RBX %016lx RCX %016lx RDX %016lx", f->rax, f->rbx, f->rcx, f->rdx);
+	report("  RSI %016lx RDI %016lx RBP %016lx R8  %016lx", f->rsi, f->rdi, f->rbp, f->r8);
+	report("  R9  %016lx R10 %016lx R11 %016lx R12 %016lx", f->r9, f->r10, f->r11, f->r12);
+	report("  R13 %016lx R14 %016lx R15 %016lx", f->r13, f->r14, f->r15);
+	if (f->vector == VEC_PAGE_FAULT) {
+		uint64_t cr2 = read_cr2();
+		report("  CR2: %p (%s, %s%s%s)", (void *)cr2,
+		       f->error_code & PF_ERR_PRESENT ? "protection violation" : "not present",
+		       f->error_code & PF_ERR_INSTR ? "instruction fetch" :
+		       f->error_code & PF_ERR_WRITE ? "write" : "read",
+		       f->error_code & PF_ERR_USER ? ", user" : ", kernel",
+		       f->error_code & PF_ERR_RSVD ? ", reserved bit set" : "");
+		print_page_walk(cr2);
+	}
+}
+
+void exception_handle(struct trap_frame *f)
+{
+	struct percpu *cpu = this_cpu();
+	uint64_t cr2 = f->vector == VEC_PAGE_FAULT ? read_cr2() : 0;
+	uint64_t resume = extable_fixup(f, cr2);
+
+	if (resume) {
+		f->rip = resume;
+		return;
+	}
+	/* An exception while reporting an exception: say so once and stop,
+	 * rather than recursing until the stack is gone. */
+	if (++cpu->exception_depth > 1) {
+		printk("EXCEPTION: %s at %p while handling an exception\n",
+		       exception_name(f->vector), (void *)f->rip);
+		panic("nested exception");
+	}
+	print_exception_report(f);
+	cpu->exception_depth = 0;
+	if (f->vector != VEC_DOUBLE_FAULT && f->vector != VEC_MACHINE_CHECK &&
+	    selftest_abort_running_case(f->vector))
+		return;   /* not reached: the abort jumps back into the runner */
+	panic("unexpected %s in kernel code at %p", exception_name(f->vector),
+	      (void *)f->rip);
+}

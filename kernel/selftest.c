@@ -1,0 +1,198 @@
+/* selftest.c: run the registered selftest suites and print KTAP.
+ *
+ * Output shape (Linux's Documentation/dev-tools/ktap.rst, version 1):
+ *
+ *   KTAP version 1
+ *   1..2                          <- one line per selected suite follows
+ *       KTAP version 1
+ *       # Subtest: printk
+ *       1..3
+ *       # printk.c:40: expected ... <- diagnostics of the case that follows
+ *       not ok 1 pads_to_width
+ *       ok 2 prints_pointers
+ *       ok 3 skips_this # SKIP reason
+ *   not ok 1 printk
+ *   ...
+ */
+#include "arch/x86/percpu.h"
+#include "arch/x86/setjmp.h"
+#include "arch/x86/trap.h"
+#include "kernel/printk.h"
+#include "kernel/selftest_internal.h"
+#include "kernel/string.h"
+
+extern const struct selftest_suite __start_selftests[], __stop_selftests[];
+
+#define SUITE_INDENT "    "
+#define SKIP_REASON_MAX 96
+
+struct selftest {
+	const struct selftest_case *c;
+	struct selftest *parent;       /* the case running this one, or NULL */
+	const char *prefix;            /* starts each diagnostic line */
+	bool failed;
+	bool skipped;
+	int aborted_vector;            /* -1, or the exception that ended it */
+	char skip_reason[SKIP_REASON_MAX];
+	struct jmp_context resume;     /* where an unexpected exception returns */
+};
+
+/* ---- reporting, called from test bodies ---- */
+
+void selftest_diag(struct selftest *t, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	printk("%s%s\n", t->prefix, line);
+}
+
+void selftest_fail_at(struct selftest *t, const char *file, int line, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printk("%s%s:%d: %s\n", t->prefix, file, line, msg);
+	t->failed = true;
+}
+
+void selftest_skip(struct selftest *t, const char *reason)
+{
+	size_t n = strnlen(reason, SKIP_REASON_MAX - 1);
+
+	memcpy(t->skip_reason, reason, n);
+	t->skip_reason[n] = '\0';
+	t->skipped = true;
+}
+
+bool selftest_failed(const struct selftest *t)
+{
+	return t->failed;
+}
+
+const char *selftest_diag_prefix(void)
+{
+	struct selftest *t = this_cpu()->running_test;
+	return t ? t->prefix : "";
+}
+
+/* ---- running ---- */
+
+bool selftest_abort_running_case(uint64_t vector)
+{
+	struct selftest *t = this_cpu()->running_test;
+
+	if (!t)
+		return false;
+	t->aborted_vector = (int)vector;
+	arch_longjmp(&t->resume, 1);
+}
+
+/* Run @c in @t; an unexpected exception in the body comes back here
+ * through selftest_abort_running_case().  The case runs with the IRQ
+ * state the runner had, and gets it back even after an abort. */
+static enum selftest_outcome run_case(const struct selftest_case *c, struct selftest *t)
+{
+	struct percpu *cpu = this_cpu();
+
+	t->c = c;
+	t->parent = cpu->running_test;
+	t->aborted_vector = -1;
+	cpu->running_test = t;
+	if (arch_setjmp(&t->resume) == 0)
+		c->run(t);
+	cpu->running_test = t->parent;
+
+	if (t->aborted_vector >= 0) {
+		printk("%scase ended by an unexpected %s (see the report above)\n",
+		       t->prefix, exception_name((uint64_t)t->aborted_vector));
+		return SELFTEST_ABORTED;
+	}
+	if (t->failed)
+		return SELFTEST_FAILED;
+	return t->skipped ? SELFTEST_SKIPPED : SELFTEST_PASSED;
+}
+
+enum selftest_outcome selftest_run_nested(const struct selftest_case *c)
+{
+	struct selftest t = { .prefix = SUITE_INDENT "# nested: " };
+
+	return run_case(c, &t);
+}
+
+/* '*' matches any run of characters, '?' any one character. */
+static bool glob_match(const char *pat, size_t plen, const char *s)
+{
+	if (plen == 0)
+		return *s == '\0';
+	if (*pat == '*')
+		return glob_match(pat + 1, plen - 1, s) || (*s && glob_match(pat, plen, s + 1));
+	if (*s && (*pat == '?' || *pat == *s))
+		return glob_match(pat + 1, plen - 1, s + 1);
+	return false;
+}
+
+/* @patterns is a comma-separated list of globs. */
+static bool suite_selected(const char *patterns, const char *name)
+{
+	for (const char *p = patterns; *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (glob_match(p, len, name))
+			return true;
+		p += len + (comma ? 1 : 0);
+	}
+	return false;
+}
+
+/* Runs every case of @s; returns the number that failed. */
+static unsigned int run_suite(const struct selftest_suite *s, unsigned int number)
+{
+	unsigned int failed = 0;
+
+	printk(SUITE_INDENT "KTAP version 1\n" SUITE_INDENT "# Subtest: %s\n"
+	       SUITE_INDENT "1..%zu\n", s->name, s->ncases);
+	for (size_t i = 0; i < s->ncases; i++) {
+		struct selftest t = { .prefix = SUITE_INDENT "# " };
+		enum selftest_outcome r = run_case(&s->cases[i], &t);
+
+		if (r == SELFTEST_SKIPPED)
+			printk(SUITE_INDENT "ok %zu %s # SKIP %s\n", i + 1,
+			       s->cases[i].name, t.skip_reason);
+		else
+			printk(SUITE_INDENT "%s %zu %s\n", r == SELFTEST_PASSED ? "ok" : "not ok",
+			       i + 1, s->cases[i].name);
+		failed += r == SELFTEST_FAILED || r == SELFTEST_ABORTED;
+	}
+	printk("%s %u %s\n", failed ? "not ok" : "ok", number, s->name);
+	return failed;
+}
+
+int selftest_run_matching(const char *pattern)
+{
+	unsigned int selected = 0, number = 0, failed = 0;
+	const struct selftest_suite *s;
+
+	for (s = __start_selftests; s < __stop_selftests; s++)
+		selected += suite_selected(pattern, s->name);
+	printk("KTAP version 1\n1..%u\n", selected);
+	if (selected == 0) {
+		printk("# selftest=%s matched no suite; the suites are:", pattern);
+		for (s = __start_selftests; s < __stop_selftests; s++)
+			printk(" %s", s->name);
+		printk("\n");
+		return -ENOENT;
+	}
+	for (s = __start_selftests; s < __stop_selftests; s++)
+		if (suite_selected(pattern, s->name))
+			failed += run_suite(s, ++number);
+	printk("# selftests: %u suites, %u failed cases\n", selected, failed);
+	return (int)failed;
+}
