@@ -69,6 +69,7 @@ MM_OBJS :=
 # In-kernel selftests.
 TEST_OBJS := \
 	tests/cmdline.o \
+	tests/multiboot.o \
 	tests/printk.o \
 	tests/selftest.o \
 	tests/traps.o

@@ -1,6 +1,7 @@
 /* printk.c: formatted output to the serial console. */
 #include "arch/x86/uart.h"
 #include "kernel/printk.h"
+#include "kernel/selftest_internal.h"
 #include "kernel/spinlock.h"
 
 /* The longest single printk; longer output is cut and marked. */
@@ -9,6 +10,22 @@
 /* console_lock serialises whole printk calls between CPUs. */
 static struct spinlock console_lock = SPINLOCK_INIT("console");
 static bool console_lock_ignored;
+/* console_lock guards this: */
+static bool console_at_line_start = true;
+
+/* Write @text, starting every line with @prefix: while a selftest case
+ * runs, everything printed (kernel warnings, exception reports) becomes a
+ * KTAP diagnostic line of that case instead of noise between results. */
+static void console_write(const char *text, const char *prefix)
+{
+	for (const char *p = text; *p; p++) {
+		if (console_at_line_start)
+			for (const char *q = prefix; *q; q++)
+				uart_putc(*q);
+		uart_putc(*p);
+		console_at_line_start = *p == '\n';
+	}
+}
 
 void printk_ignore_lock(void)
 {
@@ -26,8 +43,7 @@ int vprintk(const char *fmt, va_list ap)
 		line[sizeof(line) - 2] = '~';   /* mark the cut */
 	if (locked)
 		flags = spin_lock_irqsave(&console_lock);
-	for (const char *p = line; *p; p++)
-		uart_putc(*p);
+	console_write(line, selftest_diag_prefix());
 	if (locked)
 		spin_unlock_irqrestore(&console_lock, flags);
 	return n;

@@ -35,29 +35,15 @@ const char *exception_name(uint64_t vector)
 	return vector < 32 ? "reserved exception" : "interrupt";
 }
 
-/* Every report line starts with the running selftest's diagnostic prefix,
- * so a fault inside a test reads as KTAP diagnostics of that test. */
-static void report(const char *fmt, ...) __printf(1, 2);
-static void report(const char *fmt, ...)
-{
-	char line[160];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	printk("%s%s\n", selftest_diag_prefix(), line);
-}
-
 static void print_symbol(const char *label, uint64_t addr)
 {
 	uint64_t offset;
 	const char *name = ksym_lookup(addr, &offset);
 
 	if (name)
-		report("%s%p <%s+0x%lx>", label, (void *)addr, name, offset);
+		printk("%s%p <%s+0x%lx>\n", label, (void *)addr, name, offset);
 	else
-		report("%s%p", label, (void *)addr);
+		printk("%s%p\n", label, (void *)addr);
 }
 
 /* Walk the page tables from CR3 down to the entry that maps @va, printing
@@ -70,18 +56,18 @@ static void print_page_walk(uint64_t va)
 	const uint64_t addr_mask = 0x000ffffffffff000ULL;
 	uint64_t table = read_cr3() & addr_mask;
 
-	report("  page walk for %p (CR3 %p):", (void *)va, (void *)table);
+	printk("  page walk for %p (CR3 %p):\n", (void *)va, (void *)table);
 	for (int level = 0; level < 4; level++) {
 		unsigned int shift = 39 - 9 * level;
 		unsigned int index = (va >> shift) & 511;
 		uint64_t entry;
 
 		if (probe_read_u64((void *)(direct_map + table + 8 * index), &entry)) {
-			report("    %s[%3u] unreadable (table at %p)",
+			printk("    %s[%3u] unreadable (table at %p)\n",
 			       level_names[level], index, (void *)table);
 			return;
 		}
-		report("    %s[%3u] = %016lx %s%s%s%s", level_names[level], index,
+		printk("    %s[%3u] = %016lx %s%s%s%s\n", level_names[level], index,
 		       entry, entry & 1 ? "P" : "not-present",
 		       entry & 2 ? " W" : "", entry & (1ULL << 63) ? " NX" : "",
 		       (level == 1 || level == 2) && (entry & 0x80) ? " huge" : "");
@@ -93,18 +79,18 @@ static void print_page_walk(uint64_t va)
 
 static void print_exception_report(const struct trap_frame *f)
 {
-	report("EXCEPTION: %s (vector %lu) on CPU %u, error code 0x%lx",
+	printk("EXCEPTION: %s (vector %lu) on CPU %u, error code 0x%lx\n",
 	       exception_name(f->vector), f->vector, this_cpu_id(), f->error_code);
 	print_symbol("  RIP: ", f->rip);
-	report("  RSP: %p  RFLAGS: %016lx  CS: %lx SS: %lx",
+	printk("  RSP: %p  RFLAGS: %016lx  CS: %lx SS: %lx\n",
 	       (void *)f->rsp, f->rflags, f->cs, f->ss);
-	report("  RAX %016lx RBX %016lx RCX %016lx RDX %016lx", f->rax, f->rbx, f->rcx, f->rdx);
-	report("  RSI %016lx RDI %016lx RBP %016lx R8  %016lx", f->rsi, f->rdi, f->rbp, f->r8);
-	report("  R9  %016lx R10 %016lx R11 %016lx R12 %016lx", f->r9, f->r10, f->r11, f->r12);
-	report("  R13 %016lx R14 %016lx R15 %016lx", f->r13, f->r14, f->r15);
+	printk("  RAX %016lx RBX %016lx RCX %016lx RDX %016lx\n", f->rax, f->rbx, f->rcx, f->rdx);
+	printk("  RSI %016lx RDI %016lx RBP %016lx R8  %016lx\n", f->rsi, f->rdi, f->rbp, f->r8);
+	printk("  R9  %016lx R10 %016lx R11 %016lx R12 %016lx\n", f->r9, f->r10, f->r11, f->r12);
+	printk("  R13 %016lx R14 %016lx R15 %016lx\n", f->r13, f->r14, f->r15);
 	if (f->vector == VEC_PAGE_FAULT) {
 		uint64_t cr2 = read_cr2();
-		report("  CR2: %p (%s, %s%s%s)", (void *)cr2,
+		printk("  CR2: %p (%s, %s%s%s)\n", (void *)cr2,
 		       f->error_code & PF_ERR_PRESENT ? "protection violation" : "not present",
 		       f->error_code & PF_ERR_INSTR ? "instruction fetch" :
 		       f->error_code & PF_ERR_WRITE ? "write" : "read",
