@@ -1,0 +1,296 @@
+/* frame.c: the buddy allocator over frame_table[] (see mm/frame.h).
+ *
+ * Free blocks of each order sit on a doubly linked list threaded through
+ * the first frame of each block (struct frame .next/.prev, as frame
+ * numbers).  Every frame of a block carries the block's use; only the
+ * first carries its order, the others FRAME_ORDER_TAIL.  So "is the
+ * buddy free and whole?" is one look at the buddy's first frame.
+ */
+#include "kernel/panic.h"
+#include "kernel/printk.h"
+#include "kernel/spinlock.h"
+#include "kernel/string.h"
+#include "mm/frame.h"
+
+uintptr_t direct_map_offset = DIRECT_MAP_START;
+
+struct frame *frame_table;
+uint64_t frame_count;
+struct frame_stats frame_stats;
+enum frame_debug frame_debug = FRAME_DEBUG_POISON;
+long frame_fail_countdown = -1;
+enum frame_bug_action frame_bug_action = FRAME_BUG_PANIC;
+struct frame_bug_record frame_bug_last;
+
+/* The allocator's state. */
+static struct buddy {
+	struct spinlock lock;      /* guards everything below, frame_stats,
+				      and every free frame's struct frame.
+				      A leaf lock: taken after kpt.lock,
+				      nothing taken inside it */
+	uint32_t free_head[FRAME_MAX_ORDER + 1];   /* first block, or FRAME_NIL */
+} buddy = {
+	.lock = SPINLOCK_INIT("buddy.lock"),
+};
+
+static const char *const frame_use_names[FRAME_USE_COUNT] = {
+	[FRAME_FREE] = "free",          [FRAME_RESERVED] = "reserved",
+	[FRAME_KERNEL] = "kernel",      [FRAME_PT_PTE] = "PTE table",
+	[FRAME_PT_PMD] = "PMD table",   [FRAME_PT_PUD] = "PUD table",
+	[FRAME_PT_PGD] = "PGD table",   [FRAME_VMALLOC] = "vmalloc data",
+};
+
+const char *frame_use_name(enum frame_use use)
+{
+	return (unsigned int)use < FRAME_USE_COUNT ? frame_use_names[use] : "?";
+}
+
+struct frame *frame_of(phys_addr_t pa)
+{
+	if ((pa >> FRAME_SHIFT) >= frame_count)
+		panic("frame_of: pa %#llx is beyond the end of RAM (%#llx)",
+		      (unsigned long long)pa,
+		      (unsigned long long)(frame_count << FRAME_SHIFT));
+	return &frame_table[pa >> FRAME_SHIFT];
+}
+
+/* ---- free lists (buddy.lock held) ---- */
+
+static void free_list_push(uint64_t pfn, unsigned int order)
+{
+	struct frame *f = &frame_table[pfn];
+
+	f->prev = FRAME_NIL;
+	f->next = buddy.free_head[order];
+	if (f->next != FRAME_NIL)
+		frame_table[f->next].prev = (uint32_t)pfn;
+	buddy.free_head[order] = (uint32_t)pfn;
+	f->order = (uint8_t)order;
+	frame_stats.free_blocks[order]++;
+}
+
+static void free_list_remove(uint64_t pfn, unsigned int order)
+{
+	struct frame *f = &frame_table[pfn];
+
+	if (f->prev != FRAME_NIL)
+		frame_table[f->prev].next = f->next;
+	else
+		buddy.free_head[order] = f->next;
+	if (f->next != FRAME_NIL)
+		frame_table[f->next].prev = f->prev;
+	f->next = f->prev = FRAME_NIL;
+	frame_stats.free_blocks[order]--;
+}
+
+/* Give every frame of the block at @pfn the use @use, the first one the
+ * block's order and the others FRAME_ORDER_TAIL, and count them. */
+static void block_set_use(uint64_t pfn, unsigned int order, enum frame_use use)
+{
+	for (uint64_t i = 0; i < (1ULL << order); i++) {
+		struct frame *f = &frame_table[pfn + i];
+
+		frame_stats.frames[f->use]--;
+		frame_stats.frames[use]++;
+		f->use = (uint8_t)use;
+		f->order = i == 0 ? (uint8_t)order : FRAME_ORDER_TAIL;
+	}
+}
+
+/* Put the free block at @pfn on a list, first merging it with its buddy
+ * for as long as the buddy is a free block of the same order. */
+static void buddy_insert(uint64_t pfn, unsigned int order)
+{
+	while (order < FRAME_MAX_ORDER) {
+		uint64_t buddy = pfn ^ (1ULL << order);
+
+		if (buddy >= frame_count ||
+		    frame_table[buddy].use != FRAME_FREE ||
+		    frame_table[buddy].order != order)
+			break;
+		free_list_remove(buddy, order);
+		frame_table[MAX(pfn, buddy)].order = FRAME_ORDER_TAIL;
+		pfn = MIN(pfn, buddy);
+		order++;
+	}
+	free_list_push(pfn, order);
+}
+
+/* ---- boot helpers, for mm/frame_init.c ---- */
+
+void frame_buddy_reset(void)
+{
+	buddy.lock = (struct spinlock)SPINLOCK_INIT("buddy.lock");
+	for (unsigned int o = 0; o <= FRAME_MAX_ORDER; o++)
+		buddy.free_head[o] = FRAME_NIL;
+	memset(&frame_stats, 0, sizeof(frame_stats));
+	frame_stats.frames[FRAME_RESERVED] = frame_count;
+}
+
+/* Turn the RESERVED block at @pfn into free memory. */
+void frame_buddy_add_block(uint64_t pfn, unsigned int order)
+{
+	irqflags_t irq = spin_lock_irqsave(&buddy.lock);
+
+	block_set_use(pfn, order, FRAME_FREE);
+	buddy_insert(pfn, order);
+	spin_unlock_irqrestore(&buddy.lock, irq);
+}
+
+/* ---- debug poison ---- */
+
+static void poison_block(uint64_t pfn, unsigned int order)
+{
+	for (uint64_t i = 0; i < (1ULL << order); i++) {
+		memset(phys_to_virt((pfn + i) << FRAME_SHIFT), FRAME_POISON_BYTE,
+		       FRAME_SIZE);
+		frame_table[pfn + i].flags |= FRAME_F_POISONED;
+	}
+}
+
+/* A frame still holds its poison when it is handed out again, unless
+ * someone wrote to it while it was free. */
+static void check_poison_block(uint64_t pfn, unsigned int order)
+{
+	const uint64_t poison = 0x0101010101010101ULL * FRAME_POISON_BYTE;
+
+	for (uint64_t i = 0; i < (1ULL << order); i++) {
+		struct frame *f = &frame_table[pfn + i];
+		const uint64_t *w = phys_to_virt((pfn + i) << FRAME_SHIFT);
+
+		if (!(f->flags & FRAME_F_POISONED))
+			continue;
+		f->flags &= (uint8_t)~FRAME_F_POISONED;
+		for (unsigned int k = 0; k < FRAME_SIZE / 8; k++)
+			if (w[k] != poison)
+				panic("frame_alloc: frame %#llx was written while "
+				      "free: offset %#x holds %#llx, not poison",
+				      (unsigned long long)frame_pa(f), k * 8,
+				      (unsigned long long)w[k]);
+	}
+}
+
+/* ---- allocation ---- */
+
+/* Remove a block of exactly @order from the lists, splitting a larger
+ * one if need be; FRAME_NIL when none is free.  The halves split off go
+ * back on the lists. */
+static uint64_t buddy_take(unsigned int order)
+{
+	unsigned int o = order;
+	uint64_t pfn;
+
+	while (o <= FRAME_MAX_ORDER && buddy.free_head[o] == FRAME_NIL)
+		o++;
+	if (o > FRAME_MAX_ORDER)
+		return FRAME_NIL;
+	pfn = buddy.free_head[o];
+	free_list_remove(pfn, o);
+	while (o > order) {
+		o--;
+		free_list_push(pfn + (1ULL << o), o);   /* the upper half */
+	}
+	return pfn;
+}
+
+/* The fault-injection switch: does this allocation fail on purpose? */
+static bool frame_fail_injected(void)
+{
+	if (frame_fail_countdown < 0)
+		return false;
+	return frame_fail_countdown-- == 0;
+}
+
+struct frame *frame_alloc(unsigned int order, enum frame_use use)
+{
+	irqflags_t irq;
+	uint64_t pfn;
+
+	if (order > FRAME_MAX_ORDER || use <= FRAME_RESERVED ||
+	    use >= FRAME_USE_COUNT) {
+		printk("frame_alloc: order %u or use %d is invalid (order <= %u, "
+		       "use not free/reserved)\n", order, (int)use, FRAME_MAX_ORDER);
+		return NULL;
+	}
+	irq = spin_lock_irqsave(&buddy.lock);
+	pfn = frame_fail_injected() ? FRAME_NIL : buddy_take(order);
+	if (pfn != FRAME_NIL) {
+		block_set_use(pfn, order, use);
+		frame_stats.allocs++;
+	}
+	spin_unlock_irqrestore(&buddy.lock, irq);
+	if (pfn == FRAME_NIL)
+		return NULL;
+	if (frame_debug == FRAME_DEBUG_POISON)
+		check_poison_block(pfn, order);
+	return &frame_table[pfn];
+}
+
+/* ---- freeing ---- */
+
+/* A broken invariant on a frame: panic, or in FRAME_BUG_RECORD mode
+ * (selftests only) record the message and let the caller refuse. */
+static void __printf(1, 2) frame_bug(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(frame_bug_last.message, sizeof(frame_bug_last.message), fmt, ap);
+	va_end(ap);
+	if (frame_bug_action == FRAME_BUG_PANIC)
+		panic("%s", frame_bug_last.message);
+	frame_bug_last.count++;
+}
+
+/* Why @f may not be freed as @use, or NULL if it may. */
+static const char *frame_free_refusal(const struct frame *f, enum frame_use use)
+{
+	if (f->use == FRAME_FREE)
+		return "double free: the frame is already free";
+	if (f->use == FRAME_RESERVED)
+		return "the frame is reserved, it was never allocated";
+	if (f->order == FRAME_ORDER_TAIL)
+		return "the frame is inside a block, not its first frame";
+	if (f->use != use)
+		return "freed as the wrong use";
+	if (f->flags & FRAME_F_LINKED)
+		return "the page table is still linked into the page tables";
+	if (f->flags & FRAME_F_GATHERED)
+		return "the frame is on a gather list, its TLB flush not done";
+	return NULL;
+}
+
+void frame_free(struct frame *f, enum frame_use use)
+{
+	void *caller = __builtin_return_address(0);
+	const char *refusal;
+	uint64_t pfn;
+	unsigned int order;
+	irqflags_t irq;
+
+	if (f < frame_table || f >= frame_table + frame_count) {
+		frame_bug("frame_free: %p is not a frame (caller %p)", (void *)f,
+			  caller);
+		return;
+	}
+	refusal = frame_free_refusal(f, use);
+	if (refusal) {
+		frame_bug("frame_free: frame %#llx: %s (recorded use %s, "
+			  "freed as %s, caller %p)",
+			  (unsigned long long)frame_pa(f), refusal,
+			  frame_use_name(f->use), frame_use_name(use), caller);
+		return;
+	}
+	pfn = frame_pfn(f);
+	order = f->order;
+	/* Poison before the block is back on a list: from then on another
+	 * CPU may allocate it, and our memset would land in its data. */
+	if (frame_debug == FRAME_DEBUG_POISON)
+		poison_block(pfn, order);
+	irq = spin_lock_irqsave(&buddy.lock);
+	block_set_use(pfn, order, FRAME_FREE);
+	f->entries = 0;
+	buddy_insert(pfn, order);
+	frame_stats.frees++;
+	spin_unlock_irqrestore(&buddy.lock, irq);
+}

@@ -1,0 +1,66 @@
+/* gather.h: frames that must outlive every CPU's view of them.
+ *
+ * The rule (seed 000, Joerg Roedel; Linux asm-generic/tlb.h):
+ *   1) unhook:     clear the entry that points to a page or table;
+ *   2) invalidate: flush the TLB and paging-structure caches that may
+ *                  still hold that entry;
+ *   3) free:       only then give the frame back.
+ * A CPU that cached the old entry may keep walking into the old table,
+ * even speculatively, until step 2 reaches it; a table freed and reused
+ * before then is read as page tables full of someone else's data.
+ *
+ * So nothing in mm/ frees a page-table page where it unlinks it.  Unmap
+ * puts the page on a struct pt_gather that its caller owns, and the
+ * gather also remembers the virtual range whose TLB entries went stale.
+ * The owner flushes, then frees everything in one go:
+ *
+ *   struct pt_gather g;
+ *   pt_gather_init(&g);
+ *   kpt_unmap(va, size, &g);        unhook; tables go on g
+ *   pt_gather_finish_local(&g);     invalidate (this CPU), then free
+ *
+ * The list is intrusive: its links are in the frames' struct frame
+ * (.next), never in the gathered page itself, which a remote walker may
+ * still read and nobody may write, debug poison included, until the
+ * flush is done.  Adding therefore never allocates and cannot fail.
+ *
+ * Today only one CPU runs, so a local flush is the whole of step 2.  The
+ * shootdown (mm/shootdown.c, a later issue) replaces it with one IPI to
+ * every CPU and waits for all acks before pt_gather_free_all().
+ */
+#ifndef MM_GATHER_H
+#define MM_GATHER_H
+
+#include "kernel/types.h"
+#include "mm/frame.h"
+
+struct pt_gather {
+	struct frame *head;          /* gathered frames, linked by .next */
+	uint64_t nr_frames;
+	virt_addr_t stale_start;     /* [stale_start, stale_end): TLB entries */
+	virt_addr_t stale_end;       /* for it may be stale; empty if equal */
+};
+
+void pt_gather_init(struct pt_gather *g);
+
+/* Take @f, already unlinked from the page tables (or a data page already
+ * unmapped), to be freed after the flush.
+ * => the caller holds whatever lock guarded the entry it cleared.
+ * => frees nothing; writes only @f's struct frame. */
+void pt_gather_add(struct pt_gather *g, struct frame *f);
+
+/* Note that TLB entries for [start, end) may be stale. */
+void pt_gather_note_stale(struct pt_gather *g, virt_addr_t start,
+			  virt_addr_t end);
+
+/* Flush this CPU's TLB, then free everything gathered.  Correct only
+ * while this is the only CPU running (see the top).
+ * => no locks held; IRQs on or off.
+ * => TLB: this CPU holds nothing stale for the range. */
+void pt_gather_finish_local(struct pt_gather *g);
+
+/* Free everything gathered.  Only after every CPU has flushed.
+ * => no locks held. */
+void pt_gather_free_all(struct pt_gather *g);
+
+#endif

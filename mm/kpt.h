@@ -1,0 +1,138 @@
+/* kpt.h: the kernel page tables (the upper half of the address space).
+ *
+ * One set of tables maps the kernel for every CPU; its root is kpt.root
+ * (CR3 on every CPU).  The API, in the order a mapping lives:
+ *
+ *   kpt_map(&mapping, KPT_MAP_NEW, NULL)   4K/2M/1G pages; tables made
+ *                                          on demand, zeroed, then linked
+ *   kpt_walk(va, &w)                       which level, entry, pa map va
+ *   kpt_protect(va, size, prot, &g)        new permissions, same pages
+ *   kpt_unmap(va, size, &g)                clear; emptied tables -> @g
+ *   pt_gather_finish_local(&g)             flush, then free (mm/gather.h)
+ *
+ * The rules:
+ *   - A new table is zeroed before the entry that links it is written:
+ *     another CPU's hardware walker may read it from that moment on.
+ *   - Unmap never frees a page table.  A table that becomes empty is
+ *     unlinked and put on the caller's gather; only the gather's owner
+ *     frees, after the TLB flush (see mm/gather.h for why).
+ *   - No linked table is ever empty, so "is anything mapped here?" is
+ *     "is the entry present?" at every level.
+ *   - Check first, then act: every argument and the whole range is
+ *     checked, and every table the call needs is allocated, before the
+ *     first entry changes.  An error changes nothing.
+ *   - Every walk checks that each table it enters is recorded as a page
+ *     table of the right level and still linked (mm/frame.h), so a walk
+ *     into a freed or reused table panics instead of reading garbage.
+ *   - Kernel mappings are global (G) when the CPU has PGE, and have A and
+ *     D preset so the CPU never writes an entry back.
+ *
+ * Errors (negative, with a printk naming the argument and its value):
+ *   -EINVAL  unaligned va/pa/size, zero size, a range that wraps or leaves
+ *            the kernel half, pa beyond MAXPHYADDR, a bad enum, a range
+ *            that would split a 2M/1G page (not supported);
+ *   -EEXIST  kpt_map(KPT_MAP_NEW) over something already mapped;
+ *   -ENOENT  kpt_protect() over a hole;
+ *   -ENOMEM  no frame for a page table (nothing was changed).
+ */
+#ifndef MM_KPT_H
+#define MM_KPT_H
+
+#include "kernel/spinlock.h"
+#include "kernel/types.h"
+#include "mm/gather.h"
+#include "mm/pte.h"
+
+/* Access rights of a mapping.  Writable and executable together is not
+ * offered (W^X). */
+enum pt_prot {
+	PT_PROT_RO = 1,      /* read-only, no execute */
+	PT_PROT_RW,          /* read-write, no execute */
+	PT_PROT_RX,          /* read and execute: kernel text */
+};
+
+/* Memory type, through the PAT (see pte.h).  Without PAT, WC becomes UC. */
+enum pt_cache {
+	PT_CACHE_WB = 1,     /* write-back: RAM */
+	PT_CACHE_WC,         /* write-combining: frame buffers */
+	PT_CACHE_UC,         /* uncached: device registers */
+};
+
+/* The largest page the caller allows; the values are the leaf's level. */
+enum pt_page_size {
+	PT_PAGE_4K = PT_LEVEL_PTE,
+	PT_PAGE_2M = PT_LEVEL_PMD,
+	PT_PAGE_1G = PT_LEVEL_PUD,
+};
+
+/* What kpt_map() does about what is already mapped in the range. */
+enum kpt_map_mode {
+	KPT_MAP_NEW = 1,     /* nothing may be mapped there: -EEXIST */
+	KPT_MAP_REPLACE,     /* replace it: leaves are overwritten, tables in
+				the way of a larger page unlinked and put on
+				the gather with everything below them */
+};
+
+struct kpt_mapping {
+	virt_addr_t va;
+	phys_addr_t pa;
+	uint64_t size;
+	enum pt_prot prot;
+	enum pt_cache cache;
+	enum pt_page_size max_page;
+};
+
+struct kpt_walk {
+	enum pt_level level;  /* of the leaf, or where the walk found nothing */
+	pte_t *entry;         /* that entry, in the direct map */
+	pte_t value;          /* its value when read */
+	phys_addr_t pa;       /* what va translates to (mapped only) */
+};
+
+/* Counters, readable by tests and gdb ("p kpt.stats"). */
+struct kpt_stats {
+	uint64_t tables_linked[PT_LEVEL_PGD + 1];  /* by level; [0] unused */
+	uint64_t maps, unmaps, protects;           /* successful calls */
+};
+
+/* The kernel page tables. */
+struct kpt {
+	struct spinlock lock;   /* guards every entry of every table reachable
+				   from root, those tables' .entries and
+				   LINKED flag, and stats.  Order: kpt.lock,
+				   then buddy.lock (mm/frame.c). */
+	phys_addr_t root;       /* the pgd: what CR3 holds */
+	struct kpt_stats stats;
+};
+extern struct kpt kpt;
+
+/* => takes kpt.lock (IRQs off inside); not from NMI.
+ * => frees nothing.  TLB: none needed for KPT_MAP_NEW (x86 never caches
+ *    a not-present entry); for KPT_MAP_REPLACE stale on all CPUs until
+ *    @gather is flushed, and replaced tables wait on @gather. */
+int kpt_map(const struct kpt_mapping *m, enum kpt_map_mode mode,
+	    struct pt_gather *gather);
+
+/* Unmap whatever is mapped in [va, va + size); holes are fine.
+ * => takes kpt.lock (IRQs off inside); not from NMI.
+ * => frees nothing; emptied PTE/PMD/PUD tables go on @gather, unlinked.
+ * => TLB: stale on all CPUs until @gather is flushed. */
+int kpt_unmap(virt_addr_t va, uint64_t size, struct pt_gather *gather);
+
+/* Give every page in [va, va + size) the rights @prot; all of it must be
+ * mapped.
+ * => takes kpt.lock (IRQs off inside); not from NMI.
+ * => TLB: the old rights stay usable on all CPUs until @gather is
+ *    flushed. */
+int kpt_protect(virt_addr_t va, uint64_t size, enum pt_prot prot,
+		struct pt_gather *gather);
+
+/* 0 and *w filled if @va is mapped; -ENOENT with w->level and w->entry
+ * naming the not-present entry if not.
+ * => takes kpt.lock (IRQs off inside). */
+int kpt_walk(virt_addr_t va, struct kpt_walk *w);
+
+/* Allocate an empty pgd and make it kpt.root (boot, and host tests). */
+void kpt_init(void);
+
+#endif

@@ -1,0 +1,221 @@
+/* kpt_unmap.c: kpt_unmap() and kpt_protect().
+ *
+ * Both check first (arguments, then that the range splits no 2M/1G page,
+ * and for protect that all of it is mapped) and then walk the range with
+ * per-level walkers that cannot fail.
+ *
+ * Unmap clears leaves, and on the way back up unlinks every table whose
+ * last present entry it cleared: no linked table is ever empty.  An
+ * unlinked table goes on the caller's gather, never back to the
+ * allocator: another CPU may still hold the entry that pointed to it in
+ * its paging-structure caches until the gather's flush (seed 000; the
+ * HelenOS pt_mapping_remove and Linux pud_free_pmd_page bugs).
+ */
+#include "kernel/panic.h"
+#include "kernel/printk.h"
+#include "mm/kpt_internal.h"
+
+/* ---- unmap ---- */
+
+/* @entry points to a table of level @table_level.  If the walk below
+ * just emptied it, unlink it and gather it.
+ * => kpt.lock held.
+ * => frees nothing.  TLB: stale on all CPUs until @g is flushed. */
+static void kpt_unlink_if_empty(pte_t *entry, enum pt_level table_level,
+				struct pt_gather *g)
+{
+	if (frame_of(pte_table_addr(*entry))->entries == 0)
+		kpt_table_unlink(entry, 0, table_level, g);
+}
+
+/* The unmap walkers.
+ * => kpt.lock held; the range splits no 2M/1G page (checked).
+ * => frees nothing; emptied tables go on @g, already unlinked.
+ * => TLB: stale on all CPUs until @g is flushed. */
+static void kpt_unmap_pte_range(pte_t *pte, virt_addr_t addr, virt_addr_t end)
+{
+	do {
+		kpt_entry_write(&pte[pte_index(addr)], 0);
+	} while (addr += PAGE_SIZE, addr != end);
+}
+
+static void kpt_unmap_pmd_range(pmd_t *pmd, virt_addr_t addr, virt_addr_t end,
+				struct pt_gather *g)
+{
+	virt_addr_t next;
+
+	do {
+		pmd_t *entry = &pmd[pmd_index(addr)];
+		pmd_t e = READ_ONCE(*entry);
+
+		next = pmd_addr_end(addr, end);
+		if (pte_is_table(e, PT_LEVEL_PMD)) {
+			kpt_unmap_pte_range(kpt_descend(e, PT_LEVEL_PTE, addr),
+					    addr, next);
+			kpt_unlink_if_empty(entry, PT_LEVEL_PTE, g);
+		} else if (pte_present(e)) {
+			kpt_entry_write(entry, 0);   /* a 2 MiB page, all inside */
+		}
+	} while (addr = next, addr != end);
+}
+
+static void kpt_unmap_pud_range(pud_t *pud, virt_addr_t addr, virt_addr_t end,
+				struct pt_gather *g)
+{
+	virt_addr_t next;
+
+	do {
+		pud_t *entry = &pud[pud_index(addr)];
+		pud_t e = READ_ONCE(*entry);
+
+		next = pud_addr_end(addr, end);
+		if (pte_is_table(e, PT_LEVEL_PUD)) {
+			kpt_unmap_pmd_range(kpt_descend(e, PT_LEVEL_PMD, addr),
+					    addr, next, g);
+			kpt_unlink_if_empty(entry, PT_LEVEL_PMD, g);
+		} else if (pte_present(e)) {
+			kpt_entry_write(entry, 0);   /* a 1 GiB page, all inside */
+		}
+	} while (addr = next, addr != end);
+}
+
+static void kpt_unmap_pgd_range(pgd_t *pgd, virt_addr_t addr, virt_addr_t end,
+				struct pt_gather *g)
+{
+	virt_addr_t next;
+
+	do {
+		pgd_t *entry = &pgd[pgd_index(addr)];
+		pgd_t e = READ_ONCE(*entry);
+
+		next = pgd_addr_end(addr, end);
+		if (pte_is_table(e, PT_LEVEL_PGD)) {
+			kpt_unmap_pud_range(kpt_descend(e, PT_LEVEL_PUD, addr),
+					    addr, next, g);
+			kpt_unlink_if_empty(entry, PT_LEVEL_PUD, g);
+		}
+	} while (addr = next, addr != end);
+}
+
+int kpt_unmap(virt_addr_t va, uint64_t size, struct pt_gather *gather)
+{
+	virt_addr_t end = va + size;
+	irqflags_t irq;
+	int err = kpt_check_range("kpt_unmap", va, size);
+
+	if (!err && !gather) {
+		printk("kpt_unmap: gather is NULL (va %#llx, size %#llx)\n",
+		       (unsigned long long)va, (unsigned long long)size);
+		err = -EINVAL;
+	}
+	if (err)
+		return err;
+	irq = spin_lock_irqsave(&kpt.lock);
+	err = kpt_check_no_split("kpt_unmap", va, end);
+	if (!err) {
+		kpt_unmap_pgd_range(kpt_root_table(), va, end, gather);
+		pt_gather_note_stale(gather, va, end);
+		kpt.stats.unmaps++;
+	}
+	spin_unlock_irqrestore(&kpt.lock, irq);
+	return err;
+}
+
+/* ---- protect ---- */
+
+/* The protect walkers.
+ * => kpt.lock held; the whole range is mapped and splits no page
+ *    (checked).
+ * => TLB: the old rights stay usable on all CPUs until the caller's
+ *    gather is flushed. */
+static void kpt_protect_leaf(pte_t *entry, enum pt_prot prot)
+{
+	kpt_entry_write(entry, kpt_leaf_with_prot(READ_ONCE(*entry), prot));
+}
+
+static void kpt_protect_pte_range(pte_t *pte, virt_addr_t addr,
+				  virt_addr_t end, enum pt_prot prot)
+{
+	do {
+		kpt_protect_leaf(&pte[pte_index(addr)], prot);
+	} while (addr += PAGE_SIZE, addr != end);
+}
+
+static void kpt_protect_pmd_range(pmd_t *pmd, virt_addr_t addr,
+				  virt_addr_t end, enum pt_prot prot)
+{
+	virt_addr_t next;
+
+	do {
+		pmd_t *entry = &pmd[pmd_index(addr)];
+		pmd_t e = READ_ONCE(*entry);
+
+		next = pmd_addr_end(addr, end);
+		if (pte_is_table(e, PT_LEVEL_PMD))
+			kpt_protect_pte_range(kpt_descend(e, PT_LEVEL_PTE, addr),
+					      addr, next, prot);
+		else
+			kpt_protect_leaf(entry, prot);
+	} while (addr = next, addr != end);
+}
+
+static void kpt_protect_pud_range(pud_t *pud, virt_addr_t addr,
+				  virt_addr_t end, enum pt_prot prot)
+{
+	virt_addr_t next;
+
+	do {
+		pud_t *entry = &pud[pud_index(addr)];
+		pud_t e = READ_ONCE(*entry);
+
+		next = pud_addr_end(addr, end);
+		if (pte_is_table(e, PT_LEVEL_PUD))
+			kpt_protect_pmd_range(kpt_descend(e, PT_LEVEL_PMD, addr),
+					      addr, next, prot);
+		else
+			kpt_protect_leaf(entry, prot);
+	} while (addr = next, addr != end);
+}
+
+static void kpt_protect_pgd_range(pgd_t *pgd, virt_addr_t addr,
+				  virt_addr_t end, enum pt_prot prot)
+{
+	virt_addr_t next;
+
+	do {
+		pgd_t e = READ_ONCE(pgd[pgd_index(addr)]);
+
+		next = pgd_addr_end(addr, end);
+		kpt_protect_pud_range(kpt_descend(e, PT_LEVEL_PUD, addr),
+				      addr, next, prot);
+	} while (addr = next, addr != end);
+}
+
+int kpt_protect(virt_addr_t va, uint64_t size, enum pt_prot prot,
+		struct pt_gather *gather)
+{
+	virt_addr_t end = va + size;
+	irqflags_t irq;
+	int err = kpt_check_range("kpt_protect", va, size);
+
+	if (!err)
+		err = kpt_check_prot("kpt_protect", prot);
+	if (!err && !gather) {
+		printk("kpt_protect: gather is NULL (va %#llx, size %#llx)\n",
+		       (unsigned long long)va, (unsigned long long)size);
+		err = -EINVAL;
+	}
+	if (err)
+		return err;
+	irq = spin_lock_irqsave(&kpt.lock);
+	err = kpt_check_no_split("kpt_protect", va, end);
+	if (!err)
+		err = kpt_check_all_mapped("kpt_protect", va, end);
+	if (!err) {
+		kpt_protect_pgd_range(kpt_root_table(), va, end, prot);
+		pt_gather_note_stale(gather, va, end);
+		kpt.stats.protects++;
+	}
+	spin_unlock_irqrestore(&kpt.lock, irq);
+	return err;
+}
