@@ -42,16 +42,24 @@ OBJS := \
 	arch/x86/entry.o \
 	arch/x86/probe.o \
 	arch/x86/setjmp.o \
+	arch/x86/acpi.o \
 	arch/x86/cpu.o \
 	arch/x86/debug_exit.o \
 	arch/x86/extable.o \
 	arch/x86/gdt.o \
+	arch/x86/i8259.o \
 	arch/x86/idt.o \
+	arch/x86/lapic.o \
 	arch/x86/percpu.o \
+	arch/x86/pit.o \
 	arch/x86/smp_stop.o \
+	arch/x86/smpboot.o \
 	arch/x86/tlb.o \
+	arch/x86/trampoline.o \
 	arch/x86/traps.o \
+	arch/x86/tsc.o \
 	arch/x86/uart.o \
+	kernel/clock.o \
 	kernel/cmdline.o \
 	kernel/ksyms.o \
 	kernel/main.o \
@@ -59,19 +67,31 @@ OBJS := \
 	kernel/panic.o \
 	kernel/printk.o \
 	kernel/selftest.o \
+	kernel/smp.o \
 	kernel/spinlock.o \
 	kernel/string.o \
 	kernel/vsnprintf.o
 
 # mm/ objects (the memory-management issue).
-MM_OBJS :=
+MM_OBJS := \
+	mm/frame.o \
+	mm/frame_init.o \
+	mm/gather.o \
+	mm/kpt.o \
+	mm/kpt_map.o \
+	mm/kpt_unmap.o \
+	mm/mm_init.o
 
 # In-kernel selftests.
 TEST_OBJS := \
+	tests/acpi.o \
 	tests/cmdline.o \
+	tests/mm_frame.o \
+	tests/mm_kpt.o \
 	tests/multiboot.o \
 	tests/printk.o \
 	tests/selftest.o \
+	tests/smp.o \
 	tests/traps.o
 
 ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS))

@@ -4,11 +4,14 @@
  * (spinlocks and printk ask which CPU they run on), then the console, the
  * CPU's tables and features, the boot information, memory, and finally
  * the selftests, whose result is the machine's exit status. */
+#include "arch/x86/acpi.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/percpu.h"
+#include "arch/x86/smp.h"
 #include "arch/x86/trap.h"
 #include "arch/x86/uart.h"
 #include "kernel/bootinfo.h"
+#include "kernel/clock.h"
 #include "kernel/cmdline.h"
 #include "kernel/multiboot.h"
 #include "kernel/panic.h"
@@ -16,6 +19,7 @@
 #include "kernel/selftest.h"
 #include "kernel/shutdown.h"
 #include "kernel/string.h"
+#include "mm/mm.h"
 
 /* The early page tables (boot/multiboot2.S) map physical 0..1 GiB here. */
 #define EARLY_DIRECT_MAP      0xffff888000000000ULL
@@ -71,8 +75,15 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	cpu_features_print();
 
 	read_boot_information(mbi_phys);
-
-	/* Memory management comes up here (mm_init). */
+	acpi_init(&boot_info);   /* before mm_init: reads low memory through
+				    the early window (arch/x86/acpi.c) */
+	mm_init();
+	clock_init();
+	smp_boot();              /* after mm_init (stacks, LAPIC mapping) and
+				    clock_init (INIT-SIPI-SIPI delays) */
+	/* From here on the boot CPU takes interrupts too: cross-CPU calls
+	 * reach it by IPI, not only when it polls. */
+	arch_irq_enable();
 
 	run_selftests_and_exit();
 }

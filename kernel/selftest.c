@@ -17,8 +17,11 @@
 #include "arch/x86/percpu.h"
 #include "arch/x86/setjmp.h"
 #include "arch/x86/trap.h"
+#include "kernel/clock.h"
+#include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "kernel/selftest_internal.h"
+#include "kernel/smp.h"
 #include "kernel/string.h"
 
 extern const struct selftest_suite __start_selftests[], __stop_selftests[];
@@ -35,6 +38,11 @@ struct selftest {
 	int aborted_vector;            /* -1, or the exception that ended it */
 	char skip_reason[SKIP_REASON_MAX];
 	struct jmp_context resume;     /* where an unexpected exception returns */
+
+	/* Only for one CPU's share of selftest_run_on_all_cpus(): */
+	struct selftest_cpu_run *run;  /* the run it belongs to, else NULL */
+	unsigned int failures;         /* failed checks, kept for the report */
+	char first_failure[160];
 };
 
 /* ---- reporting, called from test bodies ---- */
@@ -59,8 +67,14 @@ void selftest_fail_at(struct selftest *t, const char *file, int line, const char
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	printk("%s:%d: %s\n", file, line, msg);
 	t->failed = true;
+	if (t->run) {      /* one CPU of several: the boot CPU reports it */
+		if (t->failures++ == 0)
+			snprintf(t->first_failure, sizeof(t->first_failure),
+				 "%s:%d: %s", file, line, msg);
+		return;
+	}
+	printk("%s:%d: %s\n", file, line, msg);
 }
 
 void selftest_skip(struct selftest *t, const char *reason)
@@ -125,6 +139,136 @@ enum selftest_outcome selftest_run_nested(const struct selftest_case *c)
 	struct selftest t = { .prefix = SUITE_INDENT "# nested: " };
 
 	return run_case(c, &t);
+}
+
+/* ---- running a body on every CPU at once ---- */
+
+struct selftest_cpu_run {
+	selftest_cpu_fn fn;
+	void *arg;
+	unsigned int nr_cpus;
+	uint32_t barrier_arrived;       /* CPUs at the current barrier */
+	uint32_t barrier_generation;    /* bumped by the last to arrive */
+	uint32_t done;                  /* CPUs whose body returned */
+	struct selftest cpu[MAX_CPUS];
+	struct smp_idle_work work[MAX_CPUS];
+	char prefix[MAX_CPUS][16];
+};
+
+/* Static, not on the boot CPU's 16 KiB stack: about 6 KiB. */
+static struct selftest_cpu_run cpu_run;
+
+void selftest_cpu_barrier(struct selftest *t)
+{
+	struct selftest_cpu_run *run = t->run;
+	uint32_t generation;
+	uint64_t start = clock_ns();
+
+	BUG_ON(!run);
+	generation = __atomic_load_n(&run->barrier_generation, __ATOMIC_ACQUIRE);
+	if (__atomic_add_fetch(&run->barrier_arrived, 1, __ATOMIC_ACQ_REL) == run->nr_cpus) {
+		__atomic_store_n(&run->barrier_arrived, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&run->barrier_generation, generation + 1, __ATOMIC_RELEASE);
+		return;
+	}
+	while (__atomic_load_n(&run->barrier_generation, __ATOMIC_ACQUIRE) == generation) {
+		smp_call_poll();
+		cpu_relax();
+		if (clock_ns() - start > SELFTEST_ALL_CPUS_TIMEOUT_NS)
+			panic("selftest: CPU %u waited %llu s at a barrier; %u of %u "
+			      "CPUs arrived", this_cpu_id(),
+			      SELFTEST_ALL_CPUS_TIMEOUT_NS / NSEC_PER_SEC,
+			      __atomic_load_n(&run->barrier_arrived, __ATOMIC_RELAXED),
+			      run->nr_cpus);
+	}
+}
+
+/* One CPU's share: like run_case(), with a barrier before the body. */
+static void selftest_cpu_body(void *p)
+{
+	struct selftest *t = p;
+	struct percpu *cpu = this_cpu();
+
+	t->parent = cpu->running_test;
+	cpu->running_test = t;
+	selftest_cpu_barrier(t);
+	if (arch_setjmp(&t->resume) == 0)
+		t->run->fn(t, cpu->cpu_id, t->run->arg);
+	cpu->running_test = t->parent;
+	__atomic_fetch_add(&t->run->done, 1, __ATOMIC_RELEASE);
+}
+
+static bool any_idle_work_pending(cpumask_t cpus)
+{
+	unsigned int c;
+
+	for_each_cpu(c, &cpus)
+		if (smp_idle_work_pending(c))
+			return true;
+	return false;
+}
+
+/* Wait until every CPU's body returned and every AP left its idle work
+ * (so the next run can post again). */
+static void selftest_cpu_run_wait(struct selftest_cpu_run *run, cpumask_t cpus)
+{
+	uint64_t start = clock_ns();
+	unsigned int c;
+
+	while (__atomic_load_n(&run->done, __ATOMIC_ACQUIRE) < run->nr_cpus ||
+	       any_idle_work_pending(cpus)) {
+		smp_call_poll();
+		cpu_relax();
+		if (clock_ns() - start > SELFTEST_ALL_CPUS_TIMEOUT_NS) {
+			printk("selftest: CPUs still running the body:");
+			for_each_cpu(c, &cpus)
+				if (smp_idle_work_pending(c))
+					printk(" %u", c);
+			printk("\n");
+			panic("selftest: %u of %u CPUs did not finish within %llu s",
+			      run->nr_cpus - run->done, run->nr_cpus,
+			      SELFTEST_ALL_CPUS_TIMEOUT_NS / NSEC_PER_SEC);
+		}
+	}
+}
+
+void selftest_run_on_all_cpus(struct selftest *t, selftest_cpu_fn fn, void *arg)
+{
+	struct selftest_cpu_run *run = &cpu_run;
+	cpumask_t aps = smp_online_mask();
+	unsigned int c, self = this_cpu_id();
+
+	BUG_ON(self != 0 || run->fn);      /* the boot CPU, one run at a time */
+	memset(run, 0, sizeof(*run));
+	run->fn = fn;
+	run->arg = arg;
+	run->nr_cpus = cpumask_weight(&aps);
+	cpumask_clear(&aps, self);
+	for (c = 0; c < MAX_CPUS; c++) {
+		snprintf(run->prefix[c], sizeof(run->prefix[c]), SUITE_INDENT "# cpu%u: ", c);
+		run->cpu[c] = (struct selftest){ .c = t->c, .prefix = run->prefix[c],
+						 .aborted_vector = -1, .run = run };
+		run->work[c] = (struct smp_idle_work){ selftest_cpu_body, &run->cpu[c] };
+	}
+	for_each_cpu(c, &aps)
+		if (smp_post_idle_work(c, &run->work[c]) < 0)
+			panic("selftest: CPU %u is busy with earlier idle work", c);
+	selftest_cpu_body(&run->cpu[self]);
+	selftest_cpu_run_wait(run, aps);
+
+	for (c = 0; c < MAX_CPUS; c++) {
+		const struct selftest *ct = &run->cpu[c];
+
+		if (ct->aborted_vector >= 0)
+			printk("cpu %u: body ended by an unexpected %s (see the "
+			       "report above)\n", c, exception_name((uint64_t)ct->aborted_vector));
+		else if (ct->failed)
+			printk("cpu %u: %s%s\n", c, ct->first_failure,
+			       ct->failures > 1 ? " (and more failed checks)" : "");
+		if (ct->aborted_vector >= 0 || ct->failed)
+			t->failed = true;
+	}
+	run->fn = NULL;
 }
 
 /* '*' matches any run of characters, '?' any one character. */

@@ -93,6 +93,23 @@ bool selftest_failed(const struct selftest *t);
 #define ASSERT_EQ(t, a, b)     do { if (!EXPECT_EQ(t, a, b)) return; } while (0)
 #define ASSERT_NE(t, a, b)     do { if (!EXPECT_NE(t, a, b)) return; } while (0)
 
+/* Run @fn on every online CPU at the same moment: the boot CPU runs it
+ * in the calling case, each AP from its idle loop with IRQs on, and all
+ * enter it together after a barrier.  Each CPU gets its own struct
+ * selftest for the EXPECT and ASSERT macros.  Their failures are not
+ * printed where they happen: the boot CPU gathers them after every CPU
+ * has returned and reports them as diagnostics of the calling case,
+ * naming the CPU, and the case fails.  A CPU that has not returned after
+ * SELFTEST_ALL_CPUS_TIMEOUT_NS is a hung kernel: panic, naming it.
+ * => boot CPU, inside a case; one run at a time. */
+#define SELFTEST_ALL_CPUS_TIMEOUT_NS (120ULL * 1000000000ULL)
+typedef void (*selftest_cpu_fn)(struct selftest *t, unsigned int cpu, void *arg);
+void selftest_run_on_all_cpus(struct selftest *t, selftest_cpu_fn fn, void *arg);
+
+/* Inside a selftest_run_on_all_cpus() body: wait until every CPU of the
+ * run has arrived here.  It serves cross-CPU calls while it waits. */
+void selftest_cpu_barrier(struct selftest *t);
+
 /* Runs the suites whose names match @pattern ('*' and '?' globs, several
  * patterns separated by commas); returns the number of failed cases, or
  * -ENOENT when the pattern matched no suite.  Prints KTAP. */

@@ -52,6 +52,22 @@ bool arch_irqs_enabled(void);
 void arch_irq_disable(void);
 void arch_irq_enable(void);
 
+/* Sleep until an interrupt: enable IRQs and halt with no window between
+ * the two, so an interrupt arriving after the caller's last check still
+ * ends the sleep (sti's one-instruction shadow).  Returns with IRQs on. */
+void arch_wait_for_interrupt(void);
+
+/* Cross-CPU interrupts (arch/x86/lapic.c), for kernel/smp.c: the
+ * call-function IPI to one online CPU, or to all but this one with a
+ * single command (the APIC's destination shorthand). */
+void arch_send_call_ipi_one(unsigned int cpu);
+void arch_send_call_ipi_all_but_self(void);
+
+/* The clock source (arch/x86/tsc.c), for kernel/clock.c: an ordered read
+ * of the cycle counter, and its rate measured once at boot. */
+uint64_t arch_clock_cycles(void);
+uint64_t arch_clock_calibrate(void);
+
 /* Busy-wait hint inside spin loops. */
 static inline void cpu_relax(void) { __asm__ __volatile__("pause" ::: "memory"); }
 

@@ -1,9 +1,55 @@
-/* smp_stop.c: stopping the other CPUs on panic.
- * The application processors are not started yet (the SMP bring-up
- * replaces this file's body with an NMI broadcast), so there is nothing
- * to stop: the boot CPU is the only one running. */
+/* smp_stop.c: stopping the other CPUs on panic, so the last words are
+ * the panicking CPU's alone.
+ *
+ * An NMI, because the others may have IRQs off: spinning on a lock the
+ * panicking CPU holds, or waiting for its acknowledgment.  One command
+ * reaches them all (the "all excluding self" shorthand).  Each halts
+ * inside the NMI handler and never returns from it, so further NMIs stay
+ * blocked too.  The panicking CPU waits a moment for them, then goes on
+ * printing whatever they did.
+ */
+#include "arch/x86/cpu.h"
+#include "arch/x86/lapic.h"
+#include "arch/x86/smp.h"
+#include "arch/x86/trap.h"
+#include "kernel/clock.h"
 #include "kernel/shutdown.h"
+#include "kernel/smp.h"
 
+/* How long the panicking CPU waits for the others to halt.  Under TCG an
+ * NMI reaches a running vCPU in microseconds. */
+#define STOP_WAIT_NS (100 * NSEC_PER_MSEC)
+
+static uint32_t stop_requested;
+static uint32_t cpus_stopped;
+
+/* => NMI, on its IST stack: any other CPU state. */
+static void nmi_handler(struct trap_frame *f)
+{
+	if (__atomic_load_n(&stop_requested, __ATOMIC_ACQUIRE)) {
+		__atomic_fetch_add(&cpus_stopped, 1, __ATOMIC_RELEASE);
+		cpu_halt_forever();
+	}
+	exception_handle(f);    /* an NMI nobody sent: reported, then panic */
+}
+
+void smp_stop_init(void)
+{
+	idt_set_handler(VEC_NMI, nmi_handler);
+}
+
+/* => IRQs off, from panic() on the first CPU to panic. */
 void machine_stop_other_cpus(void)
 {
+	unsigned int others = smp_num_online() - 1;
+	uint64_t start;
+
+	if (others == 0)
+		return;
+	__atomic_store_n(&stop_requested, 1, __ATOMIC_RELEASE);
+	lapic_send_nmi_all_but_self();
+	start = clock_ns();
+	while (__atomic_load_n(&cpus_stopped, __ATOMIC_ACQUIRE) < others &&
+	       clock_ns() - start < STOP_WAIT_NS)
+		cpu_relax();
 }
