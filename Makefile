@@ -74,13 +74,20 @@ OBJS := \
 
 # mm/ objects (the memory-management issue).
 MM_OBJS := \
+	mm/avl.o \
 	mm/frame.o \
 	mm/frame_init.o \
 	mm/gather.o \
+	mm/ioremap.o \
 	mm/kpt.o \
 	mm/kpt_map.o \
 	mm/kpt_unmap.o \
-	mm/mm_init.o
+	mm/mm_init.o \
+	mm/shootdown.o \
+	mm/vmalloc.o \
+	mm/vmalloc_space.o \
+	mm/vmap_area.o \
+	mm/vmap_area_check.o
 
 # In-kernel selftests.
 TEST_OBJS := \
@@ -92,7 +99,10 @@ TEST_OBJS := \
 	tests/printk.o \
 	tests/selftest.o \
 	tests/smp.o \
-	tests/traps.o
+	tests/traps.o \
+	tests/vm_common.o \
+	tests/vmalloc.o \
+	tests/vmalloc_bad.o
 
 ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS))
 

@@ -20,6 +20,8 @@
 #include "kernel/shutdown.h"
 #include "kernel/string.h"
 #include "mm/mm.h"
+#include "mm/shootdown.h"
+#include "mm/vmalloc.h"
 
 /* The early page tables (boot/multiboot2.S) map physical 0..1 GiB here. */
 #define EARLY_DIRECT_MAP      0xffff888000000000ULL
@@ -56,6 +58,8 @@ static __noreturn void run_selftests_and_exit(void)
 		machine_exit(MACHINE_EXIT_SUCCESS);
 	}
 	failed = selftest_run_matching(selftest_pattern);
+	shootdown_print_summary();   /* what the run cost, every CPU */
+	vm_print_summary();
 	machine_exit(failed == 0 ? MACHINE_EXIT_SUCCESS : MACHINE_EXIT_FAILURE);
 }
 
@@ -78,6 +82,7 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	acpi_init(&boot_info);   /* before mm_init: reads low memory through
 				    the early window (arch/x86/acpi.c) */
 	mm_init();
+	vmalloc_init();
 	clock_init();
 	smp_boot();              /* after mm_init (stacks, LAPIC mapping) and
 				    clock_init (INIT-SIPI-SIPI delays) */

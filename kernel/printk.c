@@ -3,6 +3,7 @@
 #include "kernel/printk.h"
 #include "kernel/selftest_internal.h"
 #include "kernel/spinlock.h"
+#include "kernel/string.h"
 
 /* The longest single printk; longer output is cut and marked. */
 #define PRINTK_LINE_MAX 512
@@ -12,6 +13,7 @@ static struct spinlock console_lock = SPINLOCK_INIT("console");
 static bool console_lock_ignored;
 /* console_lock guards this: */
 static bool console_at_line_start = true;
+static char console_last[PRINTK_LINE_MAX];   /* the last printk, whole */
 
 /* Write @text, starting every line with @prefix: while a selftest case
  * runs, everything printed (kernel warnings, exception reports) becomes a
@@ -44,6 +46,7 @@ int vprintk(const char *fmt, va_list ap)
 	if (locked)
 		flags = spin_lock_irqsave(&console_lock);
 	console_write(line, selftest_diag_prefix());
+	memcpy(console_last, line, sizeof(console_last));
 	if (locked)
 		spin_unlock_irqrestore(&console_lock, flags);
 	return n;
@@ -58,4 +61,13 @@ int printk(const char *fmt, ...)
 	n = vprintk(fmt, ap);
 	va_end(ap);
 	return n;
+}
+
+bool printk_last_contains(const char *needle)
+{
+	irqflags_t flags = spin_lock_irqsave(&console_lock);
+	bool found = strstr(console_last, needle) != NULL;
+
+	spin_unlock_irqrestore(&console_lock, flags);
+	return found;
 }

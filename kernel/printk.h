@@ -22,6 +22,10 @@ void printk_ignore_lock(void);
 
 /* Format into a buffer; returns the length the whole output would have
  * had, like C99 snprintf.  The buffer is always NUL-terminated if size>0. */
+/* Whether the last printk (on any CPU) contained @needle: tests check
+ * that bad input got a message naming the bad argument. */
+bool printk_last_contains(const char *needle);
+
 int snprintf(char *buf, size_t size, const char *fmt, ...) __printf(3, 4);
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 

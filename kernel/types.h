@@ -35,6 +35,8 @@ typedef uint64_t virt_addr_t;   /* a virtual address, as an integer */
  * tear, merge or hoist.  Shared data between CPUs goes through these. */
 #define barrier()        __asm__ __volatile__("" ::: "memory")
 #define READ_ONCE(x)     (*(const volatile __typeof__(x) *)&(x))
+/* A counter that several CPUs bump: one locked add, no ordering. */
+#define COUNTER_ADD(x, n) ((void)__atomic_add_fetch(&(x), (n), __ATOMIC_RELAXED))
 #define WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 
 /* Error codes, negated when returned, as in Linux. */

@@ -17,8 +17,24 @@ void pt_gather_add(struct pt_gather *g, struct frame *f)
 						  "already gathered");
 	f->flags |= FRAME_F_GATHERED;
 	f->next = g->head ? (uint32_t)frame_pfn(g->head) : FRAME_NIL;
+	if (!g->head)
+		g->tail = f;
 	g->head = f;
 	g->nr_frames++;
+}
+
+void pt_gather_splice(struct pt_gather *to, struct pt_gather *from)
+{
+	if (from->head) {
+		from->tail->next = to->head ? (uint32_t)frame_pfn(to->head) :
+					      FRAME_NIL;
+		if (!to->head)
+			to->tail = from->tail;
+		to->head = from->head;
+		to->nr_frames += from->nr_frames;
+	}
+	pt_gather_note_stale(to, from->stale_start, from->stale_end);
+	pt_gather_init(from);
 }
 
 void pt_gather_note_stale(struct pt_gather *g, virt_addr_t start,

@@ -24,9 +24,9 @@
  * still read and nobody may write, debug poison included, until the
  * flush is done.  Adding therefore never allocates and cannot fail.
  *
- * Today only one CPU runs, so a local flush is the whole of step 2.  The
- * shootdown (mm/shootdown.c, a later issue) replaces it with one IPI to
- * every CPU and waits for all acks before pt_gather_free_all().
+ * With one CPU running, a local flush is the whole of step 2
+ * (pt_gather_finish_local).  With several, mm/shootdown.c sends one IPI
+ * to every other CPU and waits for all acks before pt_gather_free_all().
  */
 #ifndef MM_GATHER_H
 #define MM_GATHER_H
@@ -36,6 +36,7 @@
 
 struct pt_gather {
 	struct frame *head;          /* gathered frames, linked by .next */
+	struct frame *tail;          /* the last one: splicing is O(1) */
 	uint64_t nr_frames;
 	virt_addr_t stale_start;     /* [stale_start, stale_end): TLB entries */
 	virt_addr_t stale_end;       /* for it may be stale; empty if equal */
@@ -49,12 +50,24 @@ void pt_gather_init(struct pt_gather *g);
  * => frees nothing; writes only @f's struct frame. */
 void pt_gather_add(struct pt_gather *g, struct frame *f);
 
+/* Move everything on @from (frames and stale range) onto @to; @from
+ * ends empty.  => the caller owns both. */
+void pt_gather_splice(struct pt_gather *to, struct pt_gather *from);
+
+/* Nothing gathered and no stale range: no flush is needed. */
+static inline bool pt_gather_empty(const struct pt_gather *g)
+{
+	return g->head == NULL && g->stale_start == g->stale_end;
+}
+
 /* Note that TLB entries for [start, end) may be stale. */
 void pt_gather_note_stale(struct pt_gather *g, virt_addr_t start,
 			  virt_addr_t end);
 
 /* Flush this CPU's TLB, then free everything gathered.  Correct only
- * while this is the only CPU running (see the top).
+ * while this is the only CPU running (see the top): boot, before the
+ * APs start, and the host tests.  With more CPUs, shootdown_flush_and_free()
+ * (mm/shootdown.h).
  * => no locks held; IRQs on or off.
  * => TLB: this CPU holds nothing stale for the range. */
 void pt_gather_finish_local(struct pt_gather *g);

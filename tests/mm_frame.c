@@ -9,6 +9,7 @@
 #include "kernel/string.h"
 #include "mm/frame.h"
 #include "mm/gather.h"
+#include "mm/shootdown.h"
 
 static bool text_has(const char *hay, const char *needle)
 {
@@ -126,7 +127,7 @@ static void test_free_of_gathered_caught(struct selftest *t)
 	pt_gather_add(&g, f);
 	expect_free_refused(t, f, FRAME_PT_PTE, "gather");
 	EXPECT_EQ(t, f->use, FRAME_PT_PTE);
-	pt_gather_finish_local(&g);
+	shootdown_flush_and_free(&g);
 	EXPECT_EQ(t, f->use, FRAME_FREE);
 }
 

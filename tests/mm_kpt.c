@@ -12,6 +12,7 @@
 #include "kernel/string.h"
 #include "mm/frame.h"
 #include "mm/kpt.h"
+#include "mm/shootdown.h"
 
 #define W(gib)   (MM_SELFTEST_START + (uint64_t)(gib) * GiB)
 #define PF_WRITE 0x2    /* #PF error code: the access was a write */
@@ -74,7 +75,7 @@ static int unmap_now(virt_addr_t va, uint64_t size)
 
 	pt_gather_init(&g);
 	err = kpt_unmap(va, size, &g);
-	pt_gather_finish_local(&g);
+	shootdown_flush_and_free(&g);
 	return err;
 }
 
@@ -225,7 +226,7 @@ static int protect_now(virt_addr_t va, uint64_t size, enum pt_prot prot)
 
 	pt_gather_init(&g);
 	err = kpt_protect(va, size, prot, &g);
-	pt_gather_finish_local(&g);
+	shootdown_flush_and_free(&g);
 	return err;
 }
 
@@ -300,7 +301,7 @@ static int random_op(struct selftest *t, uint64_t *rng, phys_addr_t backing,
 		err = kpt_unmap(va, SLOT_SIZE, &g);
 		mapped_size[s] = 0;
 	}
-	pt_gather_finish_local(&g);
+	shootdown_flush_and_free(&g);
 	return err;
 }
 
@@ -443,7 +444,7 @@ static void test_bad_input(struct selftest *t)
 	expect_message(t, "protect over a hole", "is not mapped");
 	EXPECT_EQ(t, kpt_protect(existing, PAGE_SIZE, 7, &g), -EINVAL);
 	expect_message(t, "protect with a bad prot", "prot 7");
-	pt_gather_finish_local(&g);
+	shootdown_flush_and_free(&g);
 	after = pt_counts_now();
 	expect_counts_equal(t, &before, &after, "after the bad calls");
 	EXPECT_EQ(t, probe_value(existing), *(uint64_t *)phys_to_virt(0x200000));
@@ -467,7 +468,7 @@ static void test_split_refused(struct selftest *t)
 			.size = PAGE_SIZE, .prot = RO, .cache = WB, .max_page = P4K },
 			KPT_MAP_REPLACE, &g), -EINVAL);
 	expect_message(t, "replace inside a 2M page", "split");
-	pt_gather_finish_local(&g);
+	shootdown_flush_and_free(&g);
 	EXPECT_EQ(t, kpt_walk(va + PAGE_SIZE, &w), 0);
 	EXPECT_EQ(t, w.level, PT_LEVEL_PMD);
 	EXPECT_EQ(t, unmap_now(va, PMD_SIZE), 0);

@@ -8,6 +8,11 @@
 
 #include "kernel/types.h"
 
+/* CPUs the kernel can run: the size of every per-CPU array.  QEMU's pc
+ * machine takes -smp 16 and more; 16 keeps the arrays small, and a
+ * cpumask_t (kernel/smp.h) has room for 64. */
+#define MAX_CPUS 16
+
 #define PAGE_SHIFT 12
 #define PAGE_SIZE  (1UL << PAGE_SHIFT)
 #define PAGE_MASK  (~(PAGE_SIZE - 1))

@@ -10,8 +10,6 @@
 #include "arch/x86/gdt.h"
 #include "kernel/extable.h"
 
-#define MAX_CPUS 16
-
 struct selftest;
 
 struct percpu {

@@ -11,6 +11,7 @@
 #include "kernel/spinlock.h"
 #include "mm/frame.h"
 #include "mm/kpt.h"
+#include "mm/shootdown.h"
 #include "tests/host/host_env.h"
 
 struct cpu_features cpu_features;
@@ -332,4 +333,10 @@ uint64_t host_random(uint64_t *state)
 	x ^= x >> 27;
 	*state = x;
 	return x * 0x2545f4914f6cdd1dULL;
+}
+
+/* The host runs one CPU: the shootdown is the local flush (mm/gather.h). */
+void shootdown_flush_and_free(struct pt_gather *g)
+{
+	pt_gather_finish_local(g);
 }

@@ -1,0 +1,163 @@
+/* ioremap.c: device memory in the vmalloc window (mm/vmalloc.h).
+ *
+ * ioremap(pa, size) maps the pages that hold [pa, pa + size) uncached
+ * (ioremap_wc: write-combining) and returns the address of pa itself:
+ * the offset inside the first page is kept, as Linux does, so a
+ * device's registers at 0xfee00300 come back at area + 0x300.
+ *
+ * Huge pages: when the physical start is 1 GiB (or 2 MiB) aligned and
+ * the range is at least that long, the area is aligned the same way and
+ * kpt_map() uses 1 GiB (2 MiB) pages for as much as fits; 1 GiB only
+ * where CPUID offers them.  A 1 GiB mapping is one PUD entry instead of
+ * one PMD table and 512 PTE tables: 2 MiB of page tables saved, and one
+ * TLB entry instead of 262,144.
+ *
+ * Refused: RAM that the frame allocator manages (mapping it uncached
+ * would alias a write-back mapping of the same bytes in the direct map,
+ * and the allocator could hand it out meanwhile).  Firmware-reserved RAM
+ * (the first MiB, ACPI tables) may be mapped, as Linux maps ACPI tables.
+ */
+#include "arch/x86/arch.h"
+#include "kernel/panic.h"
+#include "kernel/printk.h"
+#include "mm/layout.h"
+#include "mm/shootdown.h"
+#include "mm/vmalloc_internal.h"
+
+/* The first frame in [pa, end) that the allocator manages, or end. */
+static phys_addr_t first_managed_ram(phys_addr_t pa, phys_addr_t end)
+{
+	uint64_t last = MIN(end, frame_count * FRAME_SIZE);
+
+	for (phys_addr_t p = pa; p < last; p += FRAME_SIZE)
+		if (frame_table[p >> FRAME_SHIFT].use != FRAME_RESERVED)
+			return p;
+	return end;
+}
+
+/* The physical range is mappable; else a message naming @fn and why. */
+static bool ioremap_range_ok(const char *fn, phys_addr_t pa, uint64_t size)
+{
+	phys_addr_t limit = 1ULL << cpu_features.phys_addr_bits, ram;
+
+	if (size == 0) {
+		printk("%s: size is 0 (pa %#llx)\n", fn, (unsigned long long)pa);
+		return false;
+	}
+	if (pa + size < pa) {
+		printk("%s: pa %#llx + size %#llx overflows\n", fn,
+		       (unsigned long long)pa, (unsigned long long)size);
+		return false;
+	}
+	if (pa + size > limit) {
+		printk("%s: [pa %#llx, +%#llx) passes the CPU's %u-bit physical "
+		       "address width\n", fn, (unsigned long long)pa,
+		       (unsigned long long)size, cpu_features.phys_addr_bits);
+		return false;
+	}
+	ram = first_managed_ram(ALIGN_DOWN(pa, FRAME_SIZE), pa + size);
+	if (ram < pa + size) {
+		printk("%s: [pa %#llx, +%#llx) covers RAM the frame allocator "
+		       "manages (at %#llx); use vmap() for RAM\n", fn,
+		       (unsigned long long)pa, (unsigned long long)size,
+		       (unsigned long long)ram);
+		return false;
+	}
+	return true;
+}
+
+/* The largest page that the physical start and length allow. */
+static enum pt_page_size ioremap_page_size(phys_addr_t base, uint64_t len)
+{
+	if (cpu_features.gbpages && IS_ALIGNED(base, GiB) && len >= GiB)
+		return PT_PAGE_1G;
+	if (IS_ALIGNED(base, 2 * MiB) && len >= 2 * MiB)
+		return PT_PAGE_2M;
+	return PT_PAGE_4K;
+}
+
+static uint64_t page_size_bytes(enum pt_page_size p)
+{
+	return p == PT_PAGE_1G ? GiB : p == PT_PAGE_2M ? 2 * MiB : PAGE_SIZE;
+}
+
+static void *ioremap_cache(const char *fn, phys_addr_t pa, uint64_t size,
+			   enum pt_cache cache)
+{
+	phys_addr_t base = ALIGN_DOWN(pa, PAGE_SIZE);
+	uint64_t len, offset = pa - base;
+	enum pt_page_size page;
+	struct vmap_area *area;
+	int err;
+
+	if (!ioremap_range_ok(fn, pa, size))
+		return NULL;
+	len = ALIGN_UP(size + offset, PAGE_SIZE);
+	page = ioremap_page_size(base, len);
+	if (vm_area_alloc(len, page_size_bytes(page), VMAP_KIND_IOREMAP, &area))
+		return NULL;
+	err = vm_map_range(area->start, base, len, PT_PROT_RW, cache, page);
+	if (err) {   /* kpt_map() undid everything: nothing to flush */
+		printk("%s: mapping [pa %#llx, +%#llx) failed with %d\n", fn,
+		       (unsigned long long)pa, (unsigned long long)size, err);
+		vm_area_release_flushed(area);
+		return NULL;
+	}
+	COUNTER_ADD(vm_stats.ioremaps, 1);
+	return (void *)(area->start + offset);
+}
+
+void *ioremap(phys_addr_t pa, size_t size)
+{
+	return ioremap_cache("ioremap", pa, size, PT_CACHE_UC);
+}
+
+void *ioremap_wc(phys_addr_t pa, size_t size)
+{
+	return ioremap_cache("ioremap_wc", pa, size, PT_CACHE_WC);
+}
+
+/* => TLB: the range may stay in any CPU's TLB until the purge; the
+ *    range is not lent again before then. */
+void iounmap(const void *addr)
+{
+	struct vmap_area *area;
+	struct pt_gather g;
+
+	if (!addr)
+		return;
+	if (vm_area_begin_free("iounmap", ALIGN_DOWN((virt_addr_t)addr, PAGE_SIZE),
+			       VMAP_KIND_IOREMAP, &area))
+		return;
+	pt_gather_init(&g);
+	vm_unmap_range(area->start, area->end - area->start, &g);
+	vm_area_free_lazy(area, &g);
+	COUNTER_ADD(vm_stats.iounmaps, 1);
+}
+
+/* => TLB: on return no CPU holds a translation of the old mappings or
+ *    an entry of a replaced table; the replaced tables are freed. */
+int ioremap_replace_at(virt_addr_t va, phys_addr_t pa, uint64_t size,
+		       enum pt_cache cache)
+{
+	struct kpt_mapping m = {
+		.va = va, .pa = pa, .size = size, .prot = PT_PROT_RW,
+		.cache = cache, .max_page = ioremap_page_size(pa, size),
+	};
+	struct pt_gather g;
+	int err;
+
+	if (va < VMALLOC_END && va + size > VMALLOC_START) {
+		printk("ioremap_replace_at: va %#llx is in the vmalloc window, "
+		       "whose ranges belong to the area allocator\n",
+		       (unsigned long long)va);
+		return -EINVAL;
+	}
+	if (!ioremap_range_ok("ioremap_replace_at", pa, size))
+		return -EINVAL;
+	pt_gather_init(&g);
+	err = kpt_map(&m, KPT_MAP_REPLACE, &g);
+	if (!err)
+		shootdown_flush_and_free(&g);
+	return err;
+}

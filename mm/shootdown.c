@@ -1,0 +1,258 @@
+/* shootdown.c: the TLB shootdown, the one place where the kernel makes
+ * every CPU forget a translation before a page is reused.
+ *
+ * The contract, in the order the steps must happen:
+ *
+ *   1. UNHOOK      The caller has cleared the entries (kpt_unmap(),
+ *                  kpt_map(KPT_MAP_REPLACE)).  Tables that became empty
+ *                  are unlinked and on its gather, with the data pages
+ *                  to free, and the gather names the stale range.
+ *                  From here on no CPU can *start* a new walk that
+ *                  reaches those pages through memory; but any CPU may
+ *                  still hold, in its TLB or paging-structure caches,
+ *                  entries filled before step 1, even speculatively.
+ *   2. INVALIDATE  This CPU invalidates its own caches; ONE broadcast IPI
+ *                  (the APIC's "all excluding self" shorthand) carries
+ *                  the range to every other online CPU, which invalidates:
+ *                  INVLPG per page up to SHOOTDOWN_INVLPG_CEILING pages,
+ *                  else a full flush that drops global entries too.
+ *   3. WAIT        Every target acknowledges after its invalidation; we
+ *                  wait for the last acknowledgment.  Only then is it
+ *                  known that no CPU can use an old entry (seed 002).
+ *                  Then the subscribed translation caches (a device TLB,
+ *                  seed 003) drop the range: the same moment, not later.
+ *   4. FREE        The gathered frames go back to the frame allocator.
+ *                  Not one step earlier (seed 000).
+ *
+ * Nothing here allocates (seed 004): the request lives in this CPU's
+ * slot, the cross-CPU call descriptor in kernel/smp.c's per-CPU pool,
+ * and the gather's links in the frames' metadata.
+ */
+#include "kernel/panic.h"
+#include "kernel/printk.h"
+#include "kernel/smp.h"
+#include "kernel/spinlock.h"
+#include "mm/shootdown.h"
+
+struct shootdown_stats shootdown_cpu_stats[MAX_CPUS];
+enum shootdown_selftest_fault shootdown_selftest_fault = SHOOTDOWN_SAFE;
+
+/* What the IPI carries.  One slot per sending CPU, written by that CPU
+ * before the IPI and read by the targets until they acknowledge; the
+ * sender does not write it again before every ack of the previous round
+ * is in (it waits for them, in every mode). */
+struct shootdown_request {
+	virt_addr_t start, end;   /* page-aligned; end == 0 means the top */
+	bool full_flush;
+};
+static struct shootdown_request shootdown_requests[MAX_CPUS];
+
+/* Subscribers.  The lock guards the list; it is held while the callbacks
+ * run, so unsubscribe cannot free a subscriber under a running shootdown. */
+static struct spinlock subscribers_lock = SPINLOCK_INIT("shootdown_subscribers");
+static struct shootdown_subscriber *subscribers;
+
+static struct shootdown_stats *this_cpu_stats(void)
+{
+	return &shootdown_cpu_stats[this_cpu_id()];
+}
+
+/* More pages than the ceiling, a range that runs to the top of the
+ * address space, or one that wraps: flush everything. */
+static bool range_needs_full_flush(virt_addr_t start, virt_addr_t end)
+{
+	return end <= start ||
+	       (end - start) / PAGE_SIZE > SHOOTDOWN_INVLPG_CEILING;
+}
+
+void shootdown_invalidate_local(virt_addr_t start, virt_addr_t end)
+{
+	struct shootdown_stats *st = this_cpu_stats();
+
+	if (start == end)
+		return;
+	if (range_needs_full_flush(start, end)) {
+		tlb_flush_local_all();
+		st->full_flushes++;
+		return;
+	}
+	for (virt_addr_t va = start; va != end; va += PAGE_SIZE)
+		tlb_flush_local_page(va);
+	st->pages_invalidated += (end - start) / PAGE_SIZE;
+}
+
+/* The IPI handler's work, on every target.
+ * => a cross-CPU call: IRQs off, this CPU's call handler.
+ * => TLB: nothing stale here for the request's range; then the smp layer
+ *    acknowledges, which is what the sender waits for. */
+static void shootdown_on_target(void *arg)
+{
+	const struct shootdown_request *req = arg;
+
+	this_cpu_stats()->ipis_received++;
+	if (req->full_flush) {
+		tlb_flush_local_all();
+		this_cpu_stats()->full_flushes++;
+	} else {
+		shootdown_invalidate_local(req->start, req->end);
+	}
+}
+
+/* Step 3b: the other translation caches, after the CPUs' acks. */
+static void notify_subscribers(const struct shootdown_request *req)
+{
+	irqflags_t irq = spin_lock_irqsave(&subscribers_lock);
+
+	for (struct shootdown_subscriber *s = subscribers; s; s = s->next)
+		s->invalidate_range(s, req->start, req->end, req->full_flush);
+	spin_unlock_irqrestore(&subscribers_lock, irq);
+}
+
+/* Step 4, with the counting: how many page tables and data pages. */
+static void free_gathered(struct pt_gather *g)
+{
+	struct shootdown_stats *st = this_cpu_stats();
+
+	for (struct frame *f = g->head; f;
+	     f = f->next == FRAME_NIL ? NULL : &frame_table[f->next]) {
+		if (f->use == FRAME_VMALLOC)
+			st->data_pages_freed++;
+		else
+			st->pt_pages_freed++;
+	}
+	st->max_pages_waiting = MAX(st->max_pages_waiting, g->nr_frames);
+	pt_gather_free_all(g);
+}
+
+/* Step 2b: ONE IPI to every other online CPU.  Returns with every ack in,
+ * except under SHOOTDOWN_FAULT_FREE_BEFORE_ACK (the caller waits later). */
+static void invalidate_remote(struct shootdown_request *req,
+			      enum shootdown_selftest_fault fault)
+{
+	enum smp_wait wait = fault == SHOOTDOWN_FAULT_FREE_BEFORE_ACK ?
+			     SMP_NO_WAIT : SMP_WAIT_ACK;
+	int err;
+
+	if (fault == SHOOTDOWN_FAULT_SKIP_REMOTE ||
+	    fault == SHOOTDOWN_FAULT_SKIP_ALL || smp_num_online() < 2)
+		return;
+	err = smp_call_all_but_self(shootdown_on_target, req, wait);
+	if (err)   /* only from a call handler or NMI: a kernel bug */
+		panic("shootdown: cannot reach the other CPUs from here "
+		      "(error %d); expected thread context", err);
+	this_cpu_stats()->ipis_sent++;
+}
+
+void shootdown_flush_and_free(struct pt_gather *g)
+{
+	enum shootdown_selftest_fault fault = READ_ONCE(shootdown_selftest_fault);
+	struct shootdown_request *req = &shootdown_requests[this_cpu_id()];
+
+	if (pt_gather_empty(g))
+		return;
+	BUG_ON(smp_in_call_handler());
+	this_cpu_stats()->shootdowns++;
+
+	*req = (struct shootdown_request){
+		.start = g->stale_start, .end = g->stale_end,
+		.full_flush = range_needs_full_flush(g->stale_start, g->stale_end),
+	};
+	if (g->stale_start == g->stale_end)   /* frames, but no stale range: */
+		req->full_flush = false;      /* nothing to invalidate */
+
+	if (fault != SHOOTDOWN_FAULT_SKIP_ALL)
+		shootdown_invalidate_local(req->start, req->end);   /* 2a */
+	invalidate_remote(req, fault);                              /* 2b, 3 */
+	if (fault == SHOOTDOWN_FAULT_FREE_BEFORE_ACK) {
+		free_gathered(g);            /* the bug: targets may still */
+		smp_call_wait_for_acks();    /* hold entries into these pages */
+		notify_subscribers(req);
+		return;
+	}
+	notify_subscribers(req);                                    /* 3b */
+	free_gathered(g);                                           /* 4 */
+}
+
+int shootdown_subscribe(struct shootdown_subscriber *s)
+{
+	irqflags_t irq;
+	int err = 0;
+
+	if (!s || !s->invalidate_range) {
+		printk("shootdown_subscribe: subscriber %p has no callback\n", s);
+		return -EINVAL;
+	}
+	irq = spin_lock_irqsave(&subscribers_lock);
+	for (struct shootdown_subscriber *p = subscribers; p; p = p->next)
+		if (p == s)
+			err = -EINVAL;
+	if (!err) {
+		s->next = subscribers;
+		subscribers = s;
+	}
+	spin_unlock_irqrestore(&subscribers_lock, irq);
+	if (err)
+		printk("shootdown_subscribe: %s is already subscribed\n", s->name);
+	return err;
+}
+
+void shootdown_unsubscribe(struct shootdown_subscriber *s)
+{
+	irqflags_t irq = spin_lock_irqsave(&subscribers_lock);
+
+	for (struct shootdown_subscriber **p = &subscribers; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	spin_unlock_irqrestore(&subscribers_lock, irq);
+}
+
+struct shootdown_stats shootdown_stats_total(void)
+{
+	struct shootdown_stats sum = { 0 };
+
+	for (unsigned int cpu = 0; cpu < MAX_CPUS; cpu++) {
+		const struct shootdown_stats *c = &shootdown_cpu_stats[cpu];
+
+		sum.shootdowns += c->shootdowns;
+		sum.ipis_sent += c->ipis_sent;
+		sum.ipis_received += c->ipis_received;
+		sum.pages_invalidated += c->pages_invalidated;
+		sum.full_flushes += c->full_flushes;
+		sum.pt_pages_freed += c->pt_pages_freed;
+		sum.data_pages_freed += c->data_pages_freed;
+		sum.max_pages_waiting = MAX(sum.max_pages_waiting,
+					    c->max_pages_waiting);
+	}
+	return sum;
+}
+
+static void print_stats_line(const char *who, const struct shootdown_stats *s)
+{
+	printk("  %-6s %10llu %9llu %9llu %11llu %7llu %9llu %9llu %8llu\n", who,
+	       (unsigned long long)s->shootdowns,
+	       (unsigned long long)s->ipis_sent,
+	       (unsigned long long)s->ipis_received,
+	       (unsigned long long)s->pages_invalidated,
+	       (unsigned long long)s->full_flushes,
+	       (unsigned long long)s->pt_pages_freed,
+	       (unsigned long long)s->data_pages_freed,
+	       (unsigned long long)s->max_pages_waiting);
+}
+
+void shootdown_print_summary(void)
+{
+	struct shootdown_stats total = shootdown_stats_total();
+	char who[8];
+
+	printk("shootdown: counters (pt/data freed: after every ack)\n");
+	printk("  %-6s %10s %9s %9s %11s %7s %9s %9s %8s\n", "cpu",
+	       "shootdowns", "ipis_sent", "ipis_recv", "invlpg_pages",
+	       "full", "pt_freed", "data_freed", "max_wait");
+	for (unsigned int cpu = 0; cpu < smp_num_online(); cpu++) {
+		snprintf(who, sizeof(who), "%u", cpu);
+		print_stats_line(who, &shootdown_cpu_stats[cpu]);
+	}
+	print_stats_line("total", &total);
+}

@@ -1,0 +1,97 @@
+/* shootdown.h: invalidate a kernel range on every CPU, then free what
+ * was gathered.  The protocol and why each step is where it is: the top
+ * of mm/shootdown.c and docs/unmap-path.md.
+ *
+ *   struct pt_gather g;
+ *   pt_gather_init(&g);
+ *   kpt_unmap(va, size, &g);          1. unhook (mm/kpt.h)
+ *   shootdown_flush_and_free(&g);     2. invalidate here and everywhere,
+ *                                     3. wait for every ack, notify the
+ *                                        subscribed translation caches,
+ *                                     4. free
+ */
+#ifndef MM_SHOOTDOWN_H
+#define MM_SHOOTDOWN_H
+
+#include "arch/x86/arch.h"
+#include "kernel/types.h"
+#include "mm/gather.h"
+
+/* Past this many pages a remote CPU drops its whole TLB instead of
+ * issuing one INVLPG per page.  33 is Linux's tlb_single_page_flush_ceiling
+ * (arch/x86/mm/tlb.c), chosen there from measurements on real CPUs: an
+ * INVLPG costs roughly what refilling one TLB entry does, so past a few
+ * dozen pages the full flush is cheaper.  Under TCG both are software;
+ * `make bench` prints what they cost here. */
+#define SHOOTDOWN_INVLPG_CEILING 33
+
+/* Counters, one set per CPU, written only by that CPU (gdb:
+ * "p shootdown_cpu_stats[2]"; the boot summary and tests add them up). */
+struct shootdown_stats {
+	uint64_t shootdowns;          /* rounds this CPU started */
+	uint64_t ipis_sent;           /* broadcast commands: one per round
+					 with other CPUs online */
+	uint64_t ipis_received;       /* invalidation requests served here */
+	uint64_t pages_invalidated;   /* INVLPGs, here and as a target */
+	uint64_t full_flushes;        /* whole-TLB flushes, same */
+	uint64_t pt_pages_freed;      /* page-table pages freed after acks */
+	uint64_t data_pages_freed;    /* vmalloc data pages freed after acks */
+	uint64_t max_pages_waiting;   /* the largest gather this CPU freed */
+};
+extern struct shootdown_stats shootdown_cpu_stats[MAX_CPUS];
+
+/* The sum over every CPU; max_pages_waiting is the maximum. */
+struct shootdown_stats shootdown_stats_total(void);
+
+/* Invalidate the gather's stale range on every online CPU, wait for all
+ * of them to acknowledge, tell the subscribers, then free every frame
+ * on the gather.  A gather with nothing on it and no stale range costs
+ * nothing.
+ * => thread context (not from a cross-CPU call handler, not NMI); no
+ *    spinlock held that another CPU may spin on while we wait; IRQs on
+ *    or off (a CPU waiting for acks serves calls sent to it).
+ * => TLB: no CPU holds a translation or paging-structure-cache entry for
+ *    the range; every gathered frame is back in the frame allocator. */
+void shootdown_flush_and_free(struct pt_gather *g);
+
+/* Another translation cache that walks the kernel page tables (a device
+ * TLB behind an IOMMU, seed 004) subscribes here, and is told to drop
+ * [start, end) in the same shootdown as the CPUs: after every CPU has
+ * acknowledged and before any page is freed; full_flush says to drop
+ * everything.  The callback runs on the CPU that started the shootdown,
+ * with a spinlock held: it must not wait for other CPUs. */
+struct shootdown_subscriber {
+	const char *name;
+	void (*invalidate_range)(struct shootdown_subscriber *s,
+				 virt_addr_t start, virt_addr_t end,
+				 bool full_flush);
+	struct shootdown_subscriber *next;   /* shootdown.c's list */
+};
+
+/* => thread context.  -EINVAL (with a message) for NULL, no callback,
+ *    or a subscriber already on the list. */
+int shootdown_subscribe(struct shootdown_subscriber *s);
+void shootdown_unsubscribe(struct shootdown_subscriber *s);
+
+/* Negative controls, for the selftests only: each disables one step of
+ * the protocol so a test can show that the bug it prevents is visible.
+ * Never set outside tests/; SHOOTDOWN_SAFE is the only correct value. */
+enum shootdown_selftest_fault {
+	SHOOTDOWN_SAFE,
+	SHOOTDOWN_FAULT_SKIP_REMOTE,       /* no IPI: only this CPU flushes */
+	SHOOTDOWN_FAULT_FREE_BEFORE_ACK,   /* free right after sending the
+					      IPI, then wait (seed 002) */
+	SHOOTDOWN_FAULT_SKIP_ALL,          /* no flush anywhere */
+};
+extern enum shootdown_selftest_fault shootdown_selftest_fault;
+
+/* Invalidate [start, end) in this CPU's TLB: INVLPG per page up to
+ * SHOOTDOWN_INVLPG_CEILING pages, a full flush beyond; counted in this
+ * CPU's stats.  Exposed for the benchmarks' naive strategy.
+ * => any context; TLB: nothing stale here for the range. */
+void shootdown_invalidate_local(virt_addr_t start, virt_addr_t end);
+
+/* One line per counter, totals and per CPU (the boot summary). */
+void shootdown_print_summary(void);
+
+#endif

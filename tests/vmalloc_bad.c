@@ -1,0 +1,231 @@
+/* tests/vmalloc_bad.c: bad input to vmalloc/vmap/ioremap and their
+ * frees is refused with a message and changes nothing; running out of
+ * frames leaks nothing; 100,000 random operations from all CPUs at once
+ * leave every count where it started. */
+#include "kernel/printk.h"
+#include "kernel/string.h"
+#include "mm/layout.h"
+#include "tests/vm_common.h"
+
+/* ---- bad input ---- */
+
+/* Each case does one bad call and names a piece of the message. */
+struct bad_call {
+	const char *name;
+	void *(*call)(void *live_vmalloc, void *live_ioremap);
+	const char *message;
+};
+
+static void *bad_vmalloc_zero(void *v, void *io) { (void)v; (void)io; return vmalloc(0); }
+static void *bad_vmalloc_huge(void *v, void *io) { (void)v; (void)io; return vmalloc(VMALLOC_END - VMALLOC_START); }
+static void *bad_vmap_null(void *v, void *io) { (void)v; (void)io; return vmap(NULL, 1, PT_PROT_RW); }
+static void *bad_ioremap_zero(void *v, void *io) { (void)v; (void)io; return ioremap(VM_TEST_SCRATCH_PA, 0); }
+static void *bad_ioremap_wrap(void *v, void *io) { (void)v; (void)io; return ioremap(~0ULL - PAGE_SIZE, 2 * PAGE_SIZE); }
+static void *bad_ioremap_width(void *v, void *io)
+{
+	(void)v; (void)io;
+	return ioremap(1ULL << cpu_features.phys_addr_bits, PAGE_SIZE);
+}
+static void *bad_ioremap_ram(void *v, void *io)   /* v's own data page */
+{
+	struct kpt_walk w;
+
+	(void)io;
+	return kpt_walk((uintptr_t)v, &w) ? NULL : ioremap(w.pa, PAGE_SIZE);
+}
+static void *bad_vfree_never(void *v, void *io) { (void)v; (void)io; vfree((void *)(VMALLOC_END - 64 * PAGE_SIZE)); return NULL; }
+static void *bad_vfree_middle(void *v, void *io) { (void)io; vfree((char *)v + PAGE_SIZE); return NULL; }
+static void *bad_vfree_kind(void *v, void *io) { (void)v; vfree(io); return NULL; }
+static void *bad_iounmap_kind(void *v, void *io) { (void)io; iounmap(v); return NULL; }
+static void *bad_vunmap_kind(void *v, void *io) { (void)io; vunmap(v); return NULL; }
+static void *bad_vfree_outside(void *v, void *io) { (void)v; (void)io; vfree(frame_table); return NULL; }
+
+static const struct bad_call bad_calls[] = {
+	{ "vmalloc(0)",                  bad_vmalloc_zero,  "size 0x0 is zero" },
+	{ "vmalloc(whole window)",       bad_vmalloc_huge,  "larger than the vmalloc window" },
+	{ "vmap(NULL)",                  bad_vmap_null,     "need a non-NULL array" },
+	{ "ioremap size 0",              bad_ioremap_zero,  "size is 0" },
+	{ "ioremap wrapping",            bad_ioremap_wrap,  "overflows" },
+	{ "ioremap past MAXPHYADDR",     bad_ioremap_width, "physical address width" },
+	{ "ioremap of managed RAM",      bad_ioremap_ram,   "covers RAM" },
+	{ "vfree never mapped",          bad_vfree_never,   "vfree(0xffffe8fffffc0000): refused" },
+	{ "vfree of the middle",         bad_vfree_middle,  "vfree(0x" },
+	{ "vfree of an ioremap",         bad_vfree_kind,    "vfree(0x" },
+	{ "iounmap of a vmalloc",        bad_iounmap_kind,  "iounmap(0x" },
+	{ "vunmap of a vmalloc",         bad_vunmap_kind,   "vunmap(0x" },
+	{ "vfree outside the window",    bad_vfree_outside, "nothing freed" },
+};
+
+static void test_bad_input_changes_nothing(struct selftest *t)
+{
+	uint64_t *v = vmalloc(2 * PAGE_SIZE);
+	void *io = ioremap(VM_TEST_SCRATCH_PA, PAGE_SIZE);
+	struct vm_counts before, after;
+	uint64_t refused = vm_stats.bad_frees;
+
+	ASSERT_TRUE(t, v != NULL && io != NULL);
+	v[0] = 0x600d;
+	before = vm_counts_now();
+	vfree(NULL);        /* nothing at all */
+	iounmap(NULL);
+	vunmap(NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(bad_calls); i++) {
+		void *r = bad_calls[i].call(v, io);
+
+		if (r != NULL)
+			selftest_fail_at(t, __FILE__, __LINE__,
+					 "%s returned %p, expected NULL",
+					 bad_calls[i].name, r);
+		if (!printk_last_contains(bad_calls[i].message))
+			selftest_fail_at(t, __FILE__, __LINE__,
+					 "%s: the last message lacks \"%s\"",
+					 bad_calls[i].name, bad_calls[i].message);
+	}
+	after = vm_counts_now();
+	vm_expect_counts_equal(t, &before, &after, "after bad input");
+	EXPECT_EQ(t, vm_stats.bad_frees - refused, 6);
+	EXPECT_EQ(t, v[0], 0x600d);   /* still mapped, still ours */
+	vfree(v);
+	vfree(v);                     /* a double free is refused too */
+	EXPECT_TRUE(t, printk_last_contains("vfree(0x"));
+	iounmap(io);
+}
+
+/* Out of frames at every allocation a vmalloc makes: NULL, and after
+ * the purge every count is where it was. */
+static void test_out_of_frames_leaks_nothing(struct selftest *t)
+{
+	struct vm_counts before, after;
+	unsigned int failures = 0;
+
+	vm_purge_lazy_now();
+	before = vm_counts_now();
+	for (long n = 0; n < 12; n++) {
+		void *p;
+
+		frame_fail_countdown = n;
+		p = vmalloc(5 * PAGE_SIZE);
+		frame_fail_countdown = -1;
+		if (!p)
+			failures++;
+		vfree(p);
+	}
+	vm_purge_lazy_now();
+	after = vm_counts_now();
+	selftest_diag(t, "%u of 12 vmallocs ran out of frames", failures);
+	EXPECT_GE(t, failures, 5);   /* 5 data frames, then page tables */
+	vm_expect_counts_equal(t, &before, &after, "after running out");
+}
+
+/* ---- 100,000 random operations from all CPUs at once ---- */
+
+#define STRESS_OPS_TOTAL 100000
+#define STRESS_SLOTS     8
+
+struct stress_slot {
+	void *va;
+	uint64_t pages;
+	uint64_t seed;
+	bool io;
+};
+
+static uint64_t stress_rng_next(uint64_t *s)   /* xorshift64 */
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void stress_release(struct stress_slot *s)
+{
+	if (s->io)
+		iounmap(s->va);
+	else
+		vfree(s->va);
+	s->va = NULL;
+}
+
+/* Check the slot's first page still holds what this CPU wrote. */
+static bool stress_check(struct selftest *t, unsigned int cpu,
+			 const struct stress_slot *s)
+{
+	uint64_t v = *(volatile uint64_t *)s->va;
+
+	if (s->io || v == vm_pattern(s->seed, 0))
+		return true;
+	selftest_fail_at(t, __FILE__, __LINE__, "CPU %u: %p reads %#llx, "
+			 "expected %#llx", cpu, s->va, (unsigned long long)v,
+			 (unsigned long long)vm_pattern(s->seed, 0));
+	return false;
+}
+
+static void stress_body(struct selftest *t, unsigned int cpu, void *arg)
+{
+	struct stress_slot slots[STRESS_SLOTS] = { 0 };
+	uint64_t rng = 0x9e3779b97f4a7c15ULL * (cpu + 1);
+	uint64_t ops = *(uint64_t *)arg;
+	bool ok = true;
+
+	for (uint64_t i = 0; i < ops && ok; i++) {
+		struct stress_slot *s = &slots[stress_rng_next(&rng) % STRESS_SLOTS];
+
+		if (s->va) {
+			ok = stress_check(t, cpu, s);
+			stress_release(s);
+			continue;
+		}
+		s->io = stress_rng_next(&rng) % 4 == 0;
+		s->pages = 1 + stress_rng_next(&rng) % 16;
+		s->seed = rng;
+		s->va = s->io ? ioremap(VM_TEST_SCRATCH_PA, s->pages * PAGE_SIZE)
+			      : vmalloc(s->pages * PAGE_SIZE);
+		if (!s->va) {
+			selftest_fail_at(t, __FILE__, __LINE__, "CPU %u: op %llu: "
+					 "%s of %llu pages failed", cpu,
+					 (unsigned long long)i, s->io ? "ioremap" :
+					 "vmalloc", (unsigned long long)s->pages);
+			ok = false;
+		} else if (!s->io) {
+			vm_fill(s->va, 1, s->seed);
+		}
+	}
+	for (size_t i = 0; i < STRESS_SLOTS; i++)
+		if (slots[i].va)
+			stress_release(&slots[i]);
+}
+
+static void test_random_ops_on_all_cpus_leak_nothing(struct selftest *t)
+{
+	uint64_t ops = STRESS_OPS_TOTAL / smp_num_online();
+	struct shootdown_stats sd0 = shootdown_stats_total(), sd1;
+	uint64_t purges0 = vm_stats.purges;
+	uint64_t lazy_override = vm_lazy_max_pages_override;
+	struct vm_counts before, after;
+
+	vm_purge_lazy_now();
+	before = vm_counts_now();
+	/* A small lazy limit, so purges happen during the run: 512 pages. */
+	vm_lazy_max_pages_override = 512;
+	selftest_run_on_all_cpus(t, stress_body, &ops);
+	vm_lazy_max_pages_override = lazy_override;
+	vm_purge_lazy_now();
+	after = vm_counts_now();
+	sd1 = shootdown_stats_total();
+	selftest_diag(t, "%llu ops on each of %u CPUs; %llu purges, %llu "
+		      "shootdowns, %llu page tables and %llu data pages freed "
+		      "after acks", (unsigned long long)ops, smp_num_online(),
+		      (unsigned long long)(vm_stats.purges - purges0),
+		      (unsigned long long)(sd1.shootdowns - sd0.shootdowns),
+		      (unsigned long long)(sd1.pt_pages_freed - sd0.pt_pages_freed),
+		      (unsigned long long)(sd1.data_pages_freed - sd0.data_pages_freed));
+	vm_expect_counts_equal(t, &before, &after, "after the random run");
+	EXPECT_GT(t, vm_stats.purges - purges0, 1);
+}
+
+static const struct selftest_case vmalloc_bad_cases[] = {
+	{ "bad_input_changes_nothing",            test_bad_input_changes_nothing },
+	{ "out_of_frames_leaks_nothing",          test_out_of_frames_leaks_nothing },
+	{ "random_ops_on_all_cpus_leak_nothing",  test_random_ops_on_all_cpus_leak_nothing },
+};
+SELFTEST_SUITE(vmalloc_bad, vmalloc_bad_cases);
