@@ -98,6 +98,8 @@ TEST_OBJS := \
 	tests/multiboot.o \
 	tests/printk.o \
 	tests/selftest.o \
+	tests/shootdown.o \
+	tests/shootdown_replace.o \
 	tests/smp.o \
 	tests/traps.o \
 	tests/vm_common.o \

@@ -122,16 +122,13 @@ void *ioremap_wc(phys_addr_t pa, size_t size)
 void iounmap(const void *addr)
 {
 	struct vmap_area *area;
-	struct pt_gather g;
 
 	if (!addr)
 		return;
 	if (vm_area_begin_free("iounmap", ALIGN_DOWN((virt_addr_t)addr, PAGE_SIZE),
 			       VMAP_KIND_IOREMAP, &area))
 		return;
-	pt_gather_init(&g);
-	vm_unmap_range(area->start, area->end - area->start, &g);
-	vm_area_free_lazy(area, &g);
+	vm_unmap_area_and_free(area, NULL);
 	COUNTER_ADD(vm_stats.iounmaps, 1);
 }
 

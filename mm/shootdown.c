@@ -35,6 +35,7 @@
 #include "mm/shootdown.h"
 
 struct shootdown_stats shootdown_cpu_stats[MAX_CPUS];
+enum shootdown_step shootdown_cpu_step[MAX_CPUS];
 enum shootdown_selftest_fault shootdown_selftest_fault = SHOOTDOWN_SAFE;
 
 /* What the IPI carries.  One slot per sending CPU, written by that CPU
@@ -124,29 +125,34 @@ static void free_gathered(struct pt_gather *g)
 	pt_gather_free_all(g);
 }
 
-/* Step 2b: ONE IPI to every other online CPU.  Returns with every ack in,
- * except under SHOOTDOWN_FAULT_FREE_BEFORE_ACK (the caller waits later). */
-static void invalidate_remote(struct shootdown_request *req,
+/* Step 2b: ONE IPI to every other online CPU, not waiting.  Returns
+ * whether there are acknowledgments to wait for. */
+static bool invalidate_remote(struct shootdown_request *req,
 			      enum shootdown_selftest_fault fault)
 {
-	enum smp_wait wait = fault == SHOOTDOWN_FAULT_FREE_BEFORE_ACK ?
-			     SMP_NO_WAIT : SMP_WAIT_ACK;
 	int err;
 
 	if (fault == SHOOTDOWN_FAULT_SKIP_REMOTE ||
 	    fault == SHOOTDOWN_FAULT_SKIP_ALL || smp_num_online() < 2)
-		return;
-	err = smp_call_all_but_self(shootdown_on_target, req, wait);
+		return false;
+	err = smp_call_all_but_self(shootdown_on_target, req, SMP_NO_WAIT);
 	if (err)   /* only from a call handler or NMI: a kernel bug */
 		panic("shootdown: cannot reach the other CPUs from here "
 		      "(error %d); expected thread context", err);
 	this_cpu_stats()->ipis_sent++;
+	return true;
+}
+
+static void set_step(enum shootdown_step step)
+{
+	WRITE_ONCE(shootdown_cpu_step[this_cpu_id()], step);
 }
 
 void shootdown_flush_and_free(struct pt_gather *g)
 {
 	enum shootdown_selftest_fault fault = READ_ONCE(shootdown_selftest_fault);
 	struct shootdown_request *req = &shootdown_requests[this_cpu_id()];
+	bool acks_due;
 
 	if (pt_gather_empty(g))
 		return;
@@ -155,22 +161,25 @@ void shootdown_flush_and_free(struct pt_gather *g)
 
 	*req = (struct shootdown_request){
 		.start = g->stale_start, .end = g->stale_end,
-		.full_flush = range_needs_full_flush(g->stale_start, g->stale_end),
+		.full_flush = g->stale_start != g->stale_end &&
+			      range_needs_full_flush(g->stale_start, g->stale_end),
 	};
-	if (g->stale_start == g->stale_end)   /* frames, but no stale range: */
-		req->full_flush = false;      /* nothing to invalidate */
-
+	set_step(SHOOTDOWN_INVALIDATING);
 	if (fault != SHOOTDOWN_FAULT_SKIP_ALL)
 		shootdown_invalidate_local(req->start, req->end);   /* 2a */
-	invalidate_remote(req, fault);                              /* 2b, 3 */
+	acks_due = invalidate_remote(req, fault);                   /* 2b */
 	if (fault == SHOOTDOWN_FAULT_FREE_BEFORE_ACK) {
-		free_gathered(g);            /* the bug: targets may still */
-		smp_call_wait_for_acks();    /* hold entries into these pages */
-		notify_subscribers(req);
-		return;
+		set_step(SHOOTDOWN_FREEING);   /* the bug: targets may still */
+		free_gathered(g);              /* hold entries into these pages */
+	}
+	if (acks_due) {
+		set_step(SHOOTDOWN_WAITING_FOR_ACKS);                /* 3 */
+		smp_call_wait_for_acks();
 	}
 	notify_subscribers(req);                                    /* 3b */
-	free_gathered(g);                                           /* 4 */
+	set_step(SHOOTDOWN_FREEING);
+	free_gathered(g);                    /* 4; empty if freed above */
+	set_step(SHOOTDOWN_IDLE);
 }
 
 int shootdown_subscribe(struct shootdown_subscriber *s)

@@ -40,6 +40,16 @@ struct shootdown_stats {
 };
 extern struct shootdown_stats shootdown_cpu_stats[MAX_CPUS];
 
+/* Where each CPU is in shootdown_flush_and_free(), for gdb ("p
+ * shootdown_cpu_step") and for the tests that must act at one step. */
+enum shootdown_step {
+	SHOOTDOWN_IDLE,
+	SHOOTDOWN_INVALIDATING,      /* steps 2a and 2b */
+	SHOOTDOWN_WAITING_FOR_ACKS,  /* step 3 */
+	SHOOTDOWN_FREEING,           /* step 4 */
+};
+extern enum shootdown_step shootdown_cpu_step[MAX_CPUS];
+
 /* The sum over every CPU; max_pages_waiting is the maximum. */
 struct shootdown_stats shootdown_stats_total(void);
 

@@ -43,6 +43,8 @@ void vm_unmap_range(virt_addr_t va, uint64_t size, struct pt_gather *g)
 		      (unsigned long long)va, (unsigned long long)size, err);
 }
 
+enum vm_flush_policy vm_flush_policy = VM_FLUSH_LAZY;
+
 /* ---- the data frames of a vmalloc area ---- */
 
 static struct frame *frame_list_next(const struct frame *f)
@@ -108,6 +110,38 @@ static void vm_undo_partial_map(struct vmap_area *area, struct frame *frames)
 	vm_unmap_range(area->start, area->end - area->start, &g);
 	frame_list_gather(frames, &g);
 	vm_area_abandon(area, &g);
+}
+
+/* The unmap path shared by vfree and iounmap: @area is UNMAPPING (or a
+ * failed map's), @frames its data frames or NULL.  Frees per policy.
+ * => TLB: LAZY: stale anywhere until the purge; else nothing stale. */
+void vm_unmap_area_and_free(struct vmap_area *area, struct frame *frames)
+{
+	virt_addr_t va = area->start, end = area->end;
+	struct pt_gather g;
+
+	pt_gather_init(&g);
+	switch (READ_ONCE(vm_flush_policy)) {
+	case VM_FLUSH_LAZY:
+		vm_unmap_range(va, end - va, &g);
+		frame_list_gather(frames, &g);
+		vm_area_free_lazy(area, &g);
+		return;
+	case VM_FLUSH_PER_UNMAP:
+		vm_unmap_range(va, end - va, &g);
+		break;
+	case VM_FLUSH_PER_PAGE:   /* ioremap may use huge pages: per unmap */
+		for (; area->kind != VMAP_KIND_IOREMAP && va + PAGE_SIZE < end;
+		     va += PAGE_SIZE) {
+			vm_unmap_range(va, PAGE_SIZE, &g);
+			shootdown_flush_and_free(&g);
+		}
+		vm_unmap_range(va, end - va, &g);
+		break;
+	}
+	frame_list_gather(frames, &g);
+	shootdown_flush_and_free(&g);
+	vm_area_release_flushed(area);
 }
 
 /* ---- vmalloc ---- */
@@ -190,18 +224,16 @@ void *vzalloc(size_t size)
 void vfree(const void *addr)
 {
 	struct vmap_area *area;
-	struct pt_gather g;
+	struct frame *frames;
 
 	if (!addr)
 		return;
 	if (vm_area_begin_free("vfree", (virt_addr_t)addr, VMAP_KIND_VMALLOC,
 			       &area))
 		return;
-	pt_gather_init(&g);
-	vm_unmap_range(area->start, area->end - area->start, &g);
-	frame_list_gather(area->owner, &g);
+	frames = area->owner;
 	area->owner = NULL;
-	vm_area_free_lazy(area, &g);
+	vm_unmap_area_and_free(area, frames);
 	COUNTER_ADD(vm_stats.vfrees, 1);
 }
 

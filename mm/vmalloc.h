@@ -72,6 +72,14 @@ void vm_purge_lazy_now(void);
 uint64_t vm_lazy_max_pages(void);
 extern uint64_t vm_lazy_max_pages_override;
 
+/* How vfree and iounmap flush.  LAZY is the kernel's policy; the other
+ * two exist so that `make bench` can compare strategies in one boot.
+ *   VM_FLUSH_LAZY       purge many areas with one shootdown (default)
+ *   VM_FLUSH_PER_UNMAP  one shootdown per vfree/iounmap, then free
+ *   VM_FLUSH_PER_PAGE   one shootdown per page: the naive way */
+enum vm_flush_policy { VM_FLUSH_LAZY, VM_FLUSH_PER_UNMAP, VM_FLUSH_PER_PAGE };
+extern enum vm_flush_policy vm_flush_policy;
+
 /* Counters for tests, the boot summary and gdb ("p vm_stats"). */
 struct vm_stats {
 	uint64_t vmallocs, vfrees, vmaps, vunmaps, ioremaps, iounmaps;

@@ -32,6 +32,10 @@ void vm_area_free_lazy(struct vmap_area *area, struct pt_gather *g);
  * free it lazily like an unmapped one.  => @g ends empty. */
 void vm_area_abandon(struct vmap_area *area, struct pt_gather *g);
 
+/* Unmap a claimed area and free it, its tables and @frames (NULL for
+ * none) the way vm_flush_policy says. */
+void vm_unmap_area_and_free(struct vmap_area *area, struct frame *frames);
+
 /* Map [va, va + size) to [pa, ...) with pages up to @max_page. */
 int vm_map_range(virt_addr_t va, phys_addr_t pa, uint64_t size,
 		 enum pt_prot prot, enum pt_cache cache,

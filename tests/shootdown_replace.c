@@ -1,0 +1,183 @@
+/* tests/shootdown_replace.c: a 2 MiB ioremap over a range mapped with
+ * 4 KiB pages unlinks the old PTE table and frees it only after the
+ * shootdown; the old translations are gone on every CPU; a subscribed
+ * translation cache is told after every CPU acknowledged and before the
+ * table is freed.  And the negative control: with no flush at all, the
+ * CPUs keep reading the old 4 KiB pages. */
+#include "arch/x86/arch.h"
+#include "kernel/printk.h"
+#include "mm/layout.h"
+#include "tests/vm_common.h"
+
+#define REPLACE_VA(n)   (MM_SELFTEST_START + (910ULL + (n)) * GiB)
+#define REPLACE_PAGES   4
+#define DEVICE_HOLE_PA  (GiB + 2 * MiB)   /* no RAM, no device: reads ~0 */
+
+/* A model of a device TLB (seed 003) that checks, when told to drop a
+ * range, that every CPU has acknowledged and the old table is not yet
+ * free. */
+struct device_tlb_model {
+	struct shootdown_subscriber sub;
+	struct frame *watched_table;
+	uint64_t ipis_before[MAX_CPUS];
+	bool armed;                  /* record the next call only */
+	unsigned int calls;
+	bool table_still_gathered;
+	bool every_cpu_had_acked;
+};
+
+static void device_tlb_invalidate(struct shootdown_subscriber *s,
+				  virt_addr_t start, virt_addr_t end, bool full)
+{
+	struct device_tlb_model *m = (struct device_tlb_model *)s;
+	unsigned int self = this_cpu_id();
+
+	(void)start, (void)end, (void)full;
+	if (!m->armed)
+		return;
+	m->armed = false;
+	m->calls++;
+	m->table_still_gathered = m->watched_table->use == FRAME_PT_PTE &&
+				  (m->watched_table->flags & FRAME_F_GATHERED);
+	m->every_cpu_had_acked = true;
+	for (unsigned int c = 0; c < smp_num_online(); c++)
+		if (c != self && shootdown_cpu_stats[c].ipis_received ==
+				 m->ipis_before[c])
+			m->every_cpu_had_acked = false;
+}
+
+struct replace_probe {
+	virt_addr_t va;
+	uint64_t seed;
+	unsigned int stale_cpus;   /* CPUs that still read the old pages */
+};
+
+static void replace_probe_body(struct selftest *t, unsigned int cpu, void *arg)
+{
+	struct replace_probe *p = arg;
+	bool stale = false;
+
+	(void)t, (void)cpu;
+	for (unsigned int i = 0; i < REPLACE_PAGES; i++) {
+		uint64_t v = 0;
+
+		if (probe_read_u64((const void *)(p->va + i * PAGE_SIZE), &v) == 0 &&
+		    v == vm_pattern(p->seed, i))
+			stale = true;
+	}
+	if (stale)
+		__atomic_add_fetch(&p->stale_cpus, 1, __ATOMIC_RELAXED);
+}
+
+static void flush_fn(void *arg)
+{
+	(void)arg;
+	tlb_flush_local_all();
+}
+
+/* Map REPLACE_PAGES frames with 4 KiB pages at @va, let every CPU read
+ * them, then replace the 2 MiB around them with one device page.
+ * Returns how many CPUs still read the old pages afterwards. */
+static unsigned int replace_and_count_stale(struct selftest *t, virt_addr_t va,
+					    enum shootdown_selftest_fault fault,
+					    struct device_tlb_model *model)
+{
+	struct frame *frames[REPLACE_PAGES] = { 0 };
+	struct vm_probe before = { (void *)va, REPLACE_PAGES, va, VM_EXPECT_PATTERN };
+	struct replace_probe after = { va, va, 0 };
+	uint64_t freed0 = shootdown_cpu_stats[this_cpu_id()].pt_pages_freed;
+	struct kpt_walk w;
+	struct pt_gather g;
+
+	for (unsigned int i = 0; i < REPLACE_PAGES; i++) {
+		struct kpt_mapping m = { va + i * PAGE_SIZE, 0, PAGE_SIZE,
+					 PT_PROT_RW, PT_CACHE_WB, PT_PAGE_4K };
+
+		frames[i] = frame_alloc(0, FRAME_KERNEL);
+		if (!EXPECT_TRUE(t, frames[i] != NULL))
+			goto out;
+		*(uint64_t *)frame_virt(frames[i]) = vm_pattern(va, i);
+		m.pa = frame_pa(frames[i]);
+		if (!EXPECT_EQ(t, kpt_map(&m, KPT_MAP_NEW, NULL), 0))
+			goto out;
+	}
+	vm_probe_on_all_cpus(t, &before);            /* every TLB holds them */
+	EXPECT_EQ(t, kpt_walk(va, &w), 0);
+	model->watched_table = frame_of(virt_to_phys(w.entry) & ~(FRAME_SIZE - 1));
+	for (unsigned int c = 0; c < smp_num_online(); c++)
+		model->ipis_before[c] = shootdown_cpu_stats[c].ipis_received;
+
+	model->armed = true;
+	shootdown_selftest_fault = fault;
+	EXPECT_EQ(t, ioremap_replace_at(va, DEVICE_HOLE_PA, 2 * MiB, PT_CACHE_UC), 0);
+	shootdown_selftest_fault = SHOOTDOWN_SAFE;
+	EXPECT_EQ(t, kpt_walk(va, &w), 0);
+	EXPECT_EQ(t, w.level, PT_LEVEL_PMD);
+	EXPECT_EQ(t, model->watched_table->use, FRAME_FREE);
+	EXPECT_EQ(t, shootdown_cpu_stats[this_cpu_id()].pt_pages_freed - freed0, 1);
+	selftest_run_on_all_cpus(t, replace_probe_body, &after);
+out:
+	smp_call_all(flush_fn, NULL, SMP_WAIT_ACK);   /* forget any stale entry */
+	pt_gather_init(&g);
+	kpt_unmap(va, 2 * MiB, &g);
+	shootdown_flush_and_free(&g);
+	for (unsigned int i = 0; i < REPLACE_PAGES; i++)
+		if (frames[i])
+			frame_free(frames[i], FRAME_KERNEL);
+	return after.stale_cpus;
+}
+
+static void test_huge_replace_frees_old_table_after_flush(struct selftest *t)
+{
+	struct device_tlb_model model = { .sub = { "device TLB model",
+						   device_tlb_invalidate, NULL } };
+	unsigned int stale;
+
+	if (frame_count * FRAME_SIZE > GiB) {
+		selftest_skip(t, "more than 1 GiB of RAM: no device hole at 1 GiB");
+		return;
+	}
+	ASSERT_EQ(t, shootdown_subscribe(&model.sub), 0);
+
+	stale = replace_and_count_stale(t, REPLACE_VA(0), SHOOTDOWN_FAULT_SKIP_ALL, &model);
+	selftest_diag(t, "no flush: %u of %u CPUs still read the old 4 KiB pages",
+		      stale, smp_num_online());
+	EXPECT_EQ(t, stale, smp_num_online());    /* the bug is visible */
+
+	model.calls = 0;
+	model.table_still_gathered = model.every_cpu_had_acked = false;
+	stale = replace_and_count_stale(t, REPLACE_VA(1), SHOOTDOWN_SAFE, &model);
+	selftest_diag(t, "with the shootdown: %u CPUs read the old pages", stale);
+	EXPECT_EQ(t, stale, 0);
+	EXPECT_GE(t, model.calls, 1);
+	EXPECT_TRUE(t, model.table_still_gathered);   /* told before the free */
+	EXPECT_TRUE(t, model.every_cpu_had_acked);    /* and after the acks */
+	shootdown_unsubscribe(&model.sub);
+}
+
+static void ignore_invalidation(struct shootdown_subscriber *s, virt_addr_t start,
+				virt_addr_t end, bool full)
+{
+	(void)s, (void)start, (void)end, (void)full;
+}
+
+static void test_subscribe_refuses_bad_input(struct selftest *t)
+{
+	struct shootdown_subscriber no_callback = { "no callback", NULL, NULL };
+	struct shootdown_subscriber ok = { "twice", ignore_invalidation, NULL };
+
+	EXPECT_EQ(t, shootdown_subscribe(NULL), -EINVAL);
+	EXPECT_EQ(t, shootdown_subscribe(&no_callback), -EINVAL);
+	EXPECT_TRUE(t, printk_last_contains("has no callback"));
+	EXPECT_EQ(t, shootdown_subscribe(&ok), 0);
+	EXPECT_EQ(t, shootdown_subscribe(&ok), -EINVAL);
+	EXPECT_TRUE(t, printk_last_contains("already subscribed"));
+	shootdown_unsubscribe(&ok);
+}
+
+static const struct selftest_case shootdown_replace_cases[] = {
+	{ "huge_replace_frees_old_table_after_flush",
+	  test_huge_replace_frees_old_table_after_flush },
+	{ "subscribe_refuses_bad_input", test_subscribe_refuses_bad_input },
+};
+SELFTEST_SUITE(shootdown_replace, shootdown_replace_cases);
