@@ -244,6 +244,24 @@ int kpt_walk(virt_addr_t va, struct kpt_walk *w)
 	return err;
 }
 
+bool kpt_fault_is_spurious(virt_addr_t va, enum kpt_access access)
+{
+	struct kpt_walk w;
+	irqflags_t irq;
+	bool allowed;
+
+	if (va < KERNEL_HALF_START || spin_is_held_by_me(&kpt.lock))
+		return false;
+	irq = spin_lock_irqsave(&kpt.lock);
+	allowed = kpt_walk_locked(va, &w) == 0 &&
+		  !(access == KPT_ACCESS_WRITE && !(w.value & PTE_RW)) &&
+		  !(access == KPT_ACCESS_EXEC && (w.value & PTE_NX));
+	if (allowed)
+		kpt.stats.spurious_faults++;
+	spin_unlock_irqrestore(&kpt.lock, irq);
+	return allowed;
+}
+
 /* Is @edge, a boundary of the range, inside a larger page that the
  * page holding @inside maps? */
 static int kpt_check_edge(const char *who, const char *name,

@@ -93,6 +93,7 @@ struct kpt_walk {
 struct kpt_stats {
 	uint64_t tables_linked[PT_LEVEL_PGD + 1];  /* by level; [0] unused */
 	uint64_t maps, unmaps, protects;           /* successful calls */
+	uint64_t spurious_faults;                  /* see kpt_fault_is_spurious */
 };
 
 /* The kernel page tables. */
@@ -131,6 +132,23 @@ int kpt_protect(virt_addr_t va, uint64_t size, enum pt_prot prot,
  * naming the not-present entry if not.
  * => takes kpt.lock (IRQs off inside). */
 int kpt_walk(virt_addr_t va, struct kpt_walk *w);
+
+/* What a page fault was trying to do. */
+enum kpt_access { KPT_ACCESS_READ, KPT_ACCESS_WRITE, KPT_ACCESS_EXEC };
+
+/* Do the page tables in memory allow @access at @va, a kernel address
+ * that just faulted?  Then the fault came from a stale cached entry and
+ * is spurious; the fault itself invalidated the cached entries for @va
+ * (SDM Vol. 3A 4.10.4.1), so returning retries the access with fresh
+ * ones.  How one arises here: a lazily freed area emptied a PTE table,
+ * which was unlinked; a new area in the same 2 MiB links a new table
+ * before the purge, and a CPU whose paging-structure cache still points
+ * at the old (empty, not yet freed) table faults once.  Linux handles
+ * the same case in spurious_kernel_fault().  Counted in
+ * kpt.stats.spurious_faults.
+ * => the #PF handler, IRQs off; takes kpt.lock unless this CPU holds it
+ *    (then the fault is a bug in kpt code: not spurious). */
+bool kpt_fault_is_spurious(virt_addr_t va, enum kpt_access access);
 
 /* Allocate an empty pgd and make it kpt.root (boot, and host tests). */
 void kpt_init(void);

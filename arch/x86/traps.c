@@ -14,6 +14,7 @@
 #include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "kernel/selftest_internal.h"
+#include "mm/kpt.h"
 
 static const char *const exception_names[32] = {
 	[0] = "#DE divide error",          [1] = "#DB debug",
@@ -100,11 +101,27 @@ static void print_exception_report(const struct trap_frame *f)
 	}
 }
 
+/* A kernel #PF that the page tables in memory would not raise: a stale
+ * cached entry, now dropped by the fault itself (mm/kpt.h). */
+static bool page_fault_is_spurious(const struct trap_frame *f, uint64_t cr2)
+{
+	enum kpt_access access = f->error_code & PF_ERR_INSTR ? KPT_ACCESS_EXEC :
+				 f->error_code & PF_ERR_WRITE ? KPT_ACCESS_WRITE :
+								KPT_ACCESS_READ;
+
+	return f->vector == VEC_PAGE_FAULT && !(f->error_code & PF_ERR_USER) &&
+	       !(f->error_code & PF_ERR_RSVD) && kpt_fault_is_spurious(cr2, access);
+}
+
 void exception_handle(struct trap_frame *f)
 {
 	struct percpu *cpu = this_cpu();
 	uint64_t cr2 = f->vector == VEC_PAGE_FAULT ? read_cr2() : 0;
-	uint64_t resume = extable_fixup(f, cr2);
+	uint64_t resume;
+
+	if (page_fault_is_spurious(f, cr2))
+		return;   /* retry the access */
+	resume = extable_fixup(f, cr2);
 
 	if (resume) {
 		f->rip = resume;
