@@ -75,6 +75,7 @@ OBJS := \
 # mm/ objects (the memory-management issue).
 MM_OBJS := \
 	mm/avl.o \
+	mm/fixmap.o \
 	mm/frame.o \
 	mm/frame_init.o \
 	mm/gather.o \
@@ -93,6 +94,7 @@ MM_OBJS := \
 TEST_OBJS := \
 	tests/acpi.o \
 	tests/cmdline.o \
+	tests/fixmap.o \
 	tests/mm_frame.o \
 	tests/mm_kpt.o \
 	tests/multiboot.o \

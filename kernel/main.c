@@ -19,6 +19,7 @@
 #include "kernel/selftest.h"
 #include "kernel/shutdown.h"
 #include "kernel/string.h"
+#include "mm/fixmap.h"
 #include "mm/mm.h"
 #include "mm/shootdown.h"
 #include "mm/vmalloc.h"
@@ -82,6 +83,7 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	acpi_init(&boot_info);   /* before mm_init: reads low memory through
 				    the early window (arch/x86/acpi.c) */
 	mm_init();
+	fixmap_init();
 	vmalloc_init();
 	clock_init();
 	smp_boot();              /* after mm_init (stacks, LAPIC mapping) and

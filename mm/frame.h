@@ -59,6 +59,9 @@ enum frame_use {
 #define FRAME_F_GATHERED  0x02   /* on a pt_gather list, waiting for its
 				    TLB flush; nothing may write it */
 #define FRAME_F_POISONED  0x04   /* free and filled with FRAME_POISON_BYTE */
+#define FRAME_F_PINNED    0x08   /* page table never unlinked, even empty:
+				    its entries are written without
+				    kpt.lock (mm/fixmap.c) */
 
 /* 16 bytes per 4 KiB frame: 0.4% of RAM.  Links are 32-bit frame numbers,
  * not pointers, to stay at 16 bytes; that caps RAM at 2^32 frames, 16 TiB

@@ -24,7 +24,9 @@
 static void kpt_unlink_if_empty(pte_t *entry, enum pt_level table_level,
 				struct pt_gather *g)
 {
-	if (frame_of(pte_table_addr(*entry))->entries == 0)
+	struct frame *table = frame_of(pte_table_addr(*entry));
+
+	if (table->entries == 0 && !(table->flags & FRAME_F_PINNED))
 		kpt_table_unlink(entry, 0, table_level, g);
 }
 

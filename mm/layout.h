@@ -62,6 +62,8 @@
 #define FIXMAP_LAPIC         CPU_AREA_START         /* 4 KiB, uncached */
 #define CPU_STACKS_START     (CPU_AREA_START + 2 * MiB)
 #define CPU_STACK_SLOT       (64 * KiB)             /* guard page + stack + gap */
+#define FIXMAP_LOCAL_START   (CPU_AREA_START + 1 * GiB)  /* mm/fixmap.c: one
+						       pinned PTE table */
 
 #define KERNEL_IMAGE_START   KERNEL_VIRT_BASE       /* -mcmodel=kernel: the */
 #define KERNEL_IMAGE_END     0ULL                   /* top 2 GiB; end wraps */
