@@ -48,6 +48,10 @@ class ShootdownPrefix(gdb.Command):
                        (pgd), or of the table at physical LEVEL
     percpu [CPU]       show a CPU's per-CPU area (default: all started)
     sym ADDR           the function containing ADDR
+    mm-counters        live and linked page tables per level, each CPU's
+                       shootdown counters and step, vmalloc counters
+    frame PHYS         the struct frame of physical address PHYS: its
+                       use and flags (linked, gathered, pinned, poisoned)
     """
 
     def __init__(self):
@@ -130,7 +134,61 @@ class Sym(gdb.Command):
         gdb.execute(f"info symbol {arg}")
 
 
+FRAME_FLAGS = ((0x01, "linked"), (0x02, "gathered"), (0x04, "poisoned"),
+               (0x08, "pinned"))
+
+
+def enum_name(value):
+    """The enumerator name gdb prints for an enum value."""
+    return str(value)
+
+
+class MmCounters(gdb.Command):
+    """mm-counters: page tables per level, shootdown and vmalloc counters."""
+
+    def __init__(self):
+        super().__init__("mm-counters", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        frames = gdb.parse_and_eval("frame_stats")["frames"]
+        linked = gdb.parse_and_eval("kpt")["stats"]["tables_linked"]
+        use = {name: int(gdb.parse_and_eval(name)) for name in
+               ("FRAME_PT_PTE", "FRAME_PT_PMD", "FRAME_PT_PUD", "FRAME_PT_PGD")}
+        print("page tables   live  linked   (live - linked = waiting on a gather)")
+        for level, name in enumerate(use, start=1):
+            print(f"  {LEVELS[4 - level]:3} {int(frames[use[name]]):9} "
+                  f"{int(linked[level]):7}")
+        online = bin(int(gdb.parse_and_eval("online_bits"))).count("1")
+        stats = gdb.parse_and_eval("shootdown_cpu_stats")
+        steps = gdb.parse_and_eval("shootdown_cpu_step")
+        fields = [f.name for f in stats[0].type.fields()]
+        print("cpu " + " ".join(f"{f[:12]:>12}" for f in fields) + "  step")
+        for cpu in range(online):
+            row = " ".join(f"{int(stats[cpu][f]):12}" for f in fields)
+            print(f"{cpu:3} {row}  {enum_name(steps[cpu])}")
+        print("vm_stats:", gdb.parse_and_eval("vm_stats"))
+
+
+class Frame(gdb.Command):
+    """frame PHYS: the struct frame of physical address PHYS."""
+
+    def __init__(self):
+        super().__init__("frame", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        pa = eval_address(arg)
+        f = gdb.parse_and_eval(f"frame_table[{pa >> 12}]")
+        flags = int(f["flags"])
+        names = [n for bit, n in FRAME_FLAGS if flags & bit] or ["-"]
+        use = gdb.parse_and_eval(f"(enum frame_use){int(f['use'])}")
+        print(f"frame {pa >> 12:#x} (pa {pa & ~0xfff:#x}): use {use}, "
+              f"flags {' '.join(names)}, entries {int(f['entries'])}, "
+              f"order {int(f['order'])}")
+
+
 ShootdownPrefix()
+MmCounters()
+Frame()
 PtWalk()
 PtDump()
 PerCpu()
