@@ -110,6 +110,14 @@ TEST_OBJS := \
 
 ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS))
 
+# The benchmark suite (make bench, docs/bench.md); bench=tiny by default,
+# so every selftest boot runs it small and checks its shape.
+BENCH_OBJS := \
+	tests/bench.o \
+	tests/bench_strategy.o \
+	tests/bench_util.o
+ALL_OBJS += $(addprefix $(BUILD)/,$(BENCH_OBJS))
+
 .PHONY: all iso run test debug gdb clean help deps host-tests
 all: $(BUILD)/kernel.elf iso
 
