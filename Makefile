@@ -187,4 +187,20 @@ gdb:
 clean:
 	rm -rf $(BUILD)
 
+# Benchmarks (docs/bench.md): the kernel's bench suite at full size,
+# booted through tools/bench.py.  `make bench SMP=8`; the sweep boots once
+# per CPU count and writes CSV and SVG plots under build/bench/.
+BENCH_SWEEP ?= 1,2,4,8
+BENCH_RUN := $(PYTHON) tools/bench.py --kernel $(BUILD)/kernel.elf \
+	--firmware $(FIRMWARE) --cpu $(CPU) --mem $(MEM)
+
+.PHONY: bench bench-sweep
+bench: deps
+	@$(MAKE) --no-print-directory all
+	$(BENCH_RUN) --smp $(SMP)
+
+bench-sweep: deps
+	@$(MAKE) --no-print-directory all
+	$(BENCH_RUN) --sweep $(BENCH_SWEEP)
+
 -include $(ALL_OBJS:.o=.d)
