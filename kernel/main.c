@@ -6,6 +6,7 @@
  * the selftests, whose result is the machine's exit status. */
 #include "arch/x86/acpi.h"
 #include "arch/x86/cpu.h"
+#include "arch/x86/i8259.h"
 #include "arch/x86/percpu.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/trap.h"
@@ -75,16 +76,18 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	gdt_init_this_cpu(&this_cpu()->tables);
 	idt_init();
 	idt_load_this_cpu();
+	i8259_disable();   /* before any sti: the firmware left IRQ 0 on
+			      vector 8, which would look like a #DF */
 	cpu_features_init();
 	cpu_enable_features();
 	cpu_features_print();
 
 	read_boot_information(mbi_phys);
-	acpi_init(&boot_info);   /* before mm_init: reads low memory through
-				    the early window (arch/x86/acpi.c) */
 	mm_init();
 	fixmap_init();
 	vmalloc_init();
+	acpi_init(&boot_info);   /* after vmalloc_init: tables outside the
+				    direct map are read through ioremap */
 	clock_init();
 	smp_boot();              /* after mm_init (stacks, LAPIC mapping) and
 				    clock_init (INIT-SIPI-SIPI delays) */

@@ -5,33 +5,68 @@
  * searched for where ACPI says it may be: the first KiB of the EBDA and
  * the BIOS ROM area 0xe0000-0xfffff, on 16-byte boundaries.
  *
- * Physical memory is read through the early direct-map window, which
- * maps [0, 1 GiB) (boot/multiboot2.S): a table outside it is reported,
- * not read.  Firmware puts its tables in low memory on every machine
- * QEMU emulates.
+ * Physical memory is read through the direct map where the table lies
+ * in RAM the kernel maps (ACPI reclaimable, NVS, low memory), and
+ * through ioremap() elsewhere: QEMU's firmware puts its tables in a
+ * "reserved" range at the top of low RAM, which the direct map leaves
+ * out.  So acpi_init() runs after vmalloc_init(); its mappings are
+ * undone at its end (the tables' contents are copied into acpi_madt).
  */
 #include "arch/x86/acpi.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
+#include "mm/kpt.h"
 #include "mm/layout.h"
+#include "mm/vmalloc.h"
 
 struct acpi_madt_info acpi_madt;
 
 /* ---- reading physical memory ---- */
 
-#define ACPI_WINDOW_END (1 * GiB)
+/* Tables mapped by acpi_phys(), unmapped at the end of acpi_init().  A
+ * machine has a dozen tables; each is looked at twice (header, whole). */
+#define ACPI_MAX_MAPPINGS 64
+static void *acpi_mappings[ACPI_MAX_MAPPINGS];
+static unsigned int acpi_nr_mappings;
 
-/* A pointer to [pa, pa + len), or NULL (with a message) if that is not
- * inside the window. */
+static bool in_direct_map(phys_addr_t pa, uint64_t len)
+{
+	struct kpt_walk w;
+
+	return kpt_walk((virt_addr_t)phys_to_virt(pa), &w) == 0 &&
+	       kpt_walk((virt_addr_t)phys_to_virt(pa + len - 1), &w) == 0;
+}
+
+/* A pointer to [pa, pa + len), or NULL with a message naming @what. */
 static const void *acpi_phys(phys_addr_t pa, uint64_t len, const char *what)
 {
-	if (pa + len < pa || pa + len > ACPI_WINDOW_END) {
-		printk("acpi: %s at %#llx (+%llu bytes) is outside the first "
-		       "GiB, which is all we can read this early\n", what,
+	void *p;
+
+	if (len == 0 || pa + len < pa) {
+		printk("acpi: %s at %#llx has a bad length %llu\n", what,
 		       (unsigned long long)pa, (unsigned long long)len);
 		return NULL;
 	}
-	return phys_to_virt(pa);
+	if (in_direct_map(pa, len))
+		return phys_to_virt(pa);
+	if (acpi_nr_mappings == ACPI_MAX_MAPPINGS) {
+		printk("acpi: more than %u table mappings; %s at %#llx not read\n",
+		       ACPI_MAX_MAPPINGS, what, (unsigned long long)pa);
+		return NULL;
+	}
+	p = ioremap(pa, len);
+	if (!p)
+		printk("acpi: cannot map %s at %#llx (+%llu bytes)\n", what,
+		       (unsigned long long)pa, (unsigned long long)len);
+	else
+		acpi_mappings[acpi_nr_mappings++] = p;
+	return p;
+}
+
+static void acpi_unmap_all(void)
+{
+	while (acpi_nr_mappings)
+		iounmap(acpi_mappings[--acpi_nr_mappings]);
 }
 
 static uint8_t checksum(const void *p, size_t len)
@@ -109,7 +144,7 @@ static int acpi_rsdp_scan_bios(phys_addr_t *root_pa, bool *root_is_xsdt)
 					       ((phys_addr_t)*ebda_seg << 4) + 1024 };
 	for (size_t i = 0; i < ARRAY_SIZE(areas); i++)
 		for (phys_addr_t pa = areas[i].start; pa + RSDP_V1_LEN <= areas[i].end; pa += 16) {
-			const struct acpi_rsdp *r = phys_to_virt(pa);
+			const struct acpi_rsdp *r = acpi_phys(pa, 16, "RSDP candidate");
 
 			if (memcmp(r->signature, "RSD PTR ", 8) == 0 &&
 			    checksum(r, RSDP_V1_LEN) == 0) {
@@ -158,8 +193,9 @@ static const struct acpi_sdt_header *acpi_table_at(phys_addr_t pa, const char *s
 {
 	const struct acpi_sdt_header *h = acpi_phys(pa, sizeof(*h), sig);
 
-	if (!h || !acpi_phys(pa, h->length, sig) ||
-	    acpi_table_check(h, h->length, sig) < 0)
+	if (h)   /* now the whole table, which may run past the header's page */
+		h = acpi_phys(pa, MAX(h->length, (uint32_t)sizeof(*h)), sig);
+	if (!h || acpi_table_check(h, h->length, sig) < 0)
 		return NULL;
 	return h;
 }
@@ -334,6 +370,7 @@ static void acpi_print(const struct acpi_madt_info *m)
 
 int acpi_init(const struct boot_info *bi)
 {
+	const struct acpi_sdt_header *madt;
 	phys_addr_t root_pa, madt_pa;
 	bool root_is_xsdt;
 	int err;
@@ -351,7 +388,9 @@ int acpi_init(const struct boot_info *bi)
 	if (!err)
 		err = acpi_root_find(root_pa, root_is_xsdt, "APIC", &madt_pa);
 	if (!err)
-		err = acpi_madt_parse(phys_to_virt(madt_pa), &acpi_madt);
+		err = (madt = acpi_table_at(madt_pa, "APIC")) ?
+		      acpi_madt_parse(madt, &acpi_madt) : -EINVAL;
+	acpi_unmap_all();
 	if (err) {
 		memset(&acpi_madt, 0, sizeof(acpi_madt));
 		return err;

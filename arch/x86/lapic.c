@@ -8,7 +8,6 @@
  * register (bits 31..24 in xAPIC mode, all 32 bits in x2APIC mode).
  */
 #include "arch/x86/asm.h"
-#include "arch/x86/i8259.h"
 #include "arch/x86/lapic.h"
 #include "arch/x86/percpu.h"
 #include "arch/x86/pit.h"
@@ -161,7 +160,6 @@ int lapic_init_boot(phys_addr_t madt_lapic_pa)
 			return err;
 		lapic_mode = LAPIC_XAPIC;
 	}
-	i8259_disable();
 	idt_set_handler(VEC_CALL_FUNCTION, call_function_interrupt);
 	idt_set_handler(VEC_APIC_ERROR, apic_error_interrupt);
 	idt_set_handler(VEC_SPURIOUS, spurious_interrupt);
