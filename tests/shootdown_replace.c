@@ -11,7 +11,19 @@
 
 #define REPLACE_VA(n)   (MM_SELFTEST_START + (910ULL + (n)) * GiB)
 #define REPLACE_PAGES   4
-#define DEVICE_HOLE_PA  (GiB + 2 * MiB)   /* no RAM, no device: reads ~0 */
+#define DEVICE_HOLE_PA  GiB   /* no RAM, no device below 4 GiB: reads ~0 */
+
+/* What replaces the 4 KiB pages: one 2 MiB page frees their PTE table;
+ * one 1 GiB page (where the CPU has them) frees the PMD table and the
+ * PTE table below it. */
+struct replacement {
+	const char *name;
+	uint64_t size;
+	enum pt_level level;
+	uint64_t tables_freed;
+};
+static const struct replacement replace_2m = { "2 MiB", 2 * MiB, PT_LEVEL_PMD, 1 };
+static const struct replacement replace_1g = { "1 GiB", GiB, PT_LEVEL_PUD, 2 };
 
 /* A model of a device TLB (seed 003) that checks, when told to drop a
  * range, that every CPU has acknowledged and the old table is not yet
@@ -79,6 +91,7 @@ static void flush_fn(void *arg)
  * them, then replace the 2 MiB around them with one device page.
  * Returns how many CPUs still read the old pages afterwards. */
 static unsigned int replace_and_count_stale(struct selftest *t, virt_addr_t va,
+					    const struct replacement *r,
 					    enum shootdown_selftest_fault fault,
 					    struct device_tlb_model *model)
 {
@@ -109,17 +122,18 @@ static unsigned int replace_and_count_stale(struct selftest *t, virt_addr_t va,
 
 	model->armed = true;
 	shootdown_selftest_fault = fault;
-	EXPECT_EQ(t, ioremap_replace_at(va, DEVICE_HOLE_PA, 2 * MiB, PT_CACHE_UC), 0);
+	EXPECT_EQ(t, ioremap_replace_at(va, DEVICE_HOLE_PA, r->size, PT_CACHE_UC), 0);
 	shootdown_selftest_fault = SHOOTDOWN_SAFE;
 	EXPECT_EQ(t, kpt_walk(va, &w), 0);
-	EXPECT_EQ(t, w.level, PT_LEVEL_PMD);
+	EXPECT_EQ(t, w.level, r->level);
 	EXPECT_EQ(t, model->watched_table->use, FRAME_FREE);
-	EXPECT_EQ(t, shootdown_cpu_stats[this_cpu_id()].pt_pages_freed - freed0, 1);
+	EXPECT_EQ(t, shootdown_cpu_stats[this_cpu_id()].pt_pages_freed - freed0,
+		  r->tables_freed);
 	selftest_run_on_all_cpus(t, replace_probe_body, &after);
 out:
 	smp_call_all(flush_fn, NULL, SMP_WAIT_ACK);   /* forget any stale entry */
 	pt_gather_init(&g);
-	kpt_unmap(va, 2 * MiB, &g);
+	kpt_unmap(va, r->size, &g);
 	shootdown_flush_and_free(&g);
 	for (unsigned int i = 0; i < REPLACE_PAGES; i++)
 		if (frames[i])
@@ -139,19 +153,28 @@ static void test_huge_replace_frees_old_table_after_flush(struct selftest *t)
 	}
 	ASSERT_EQ(t, shootdown_subscribe(&model.sub), 0);
 
-	stale = replace_and_count_stale(t, REPLACE_VA(0), SHOOTDOWN_FAULT_SKIP_ALL, &model);
+	stale = replace_and_count_stale(t, REPLACE_VA(0), &replace_2m,
+					SHOOTDOWN_FAULT_SKIP_ALL, &model);
 	selftest_diag(t, "no flush: %u of %u CPUs still read the old 4 KiB pages",
 		      stale, smp_num_online());
 	EXPECT_EQ(t, stale, smp_num_online());    /* the bug is visible */
 
-	model.calls = 0;
-	model.table_still_gathered = model.every_cpu_had_acked = false;
-	stale = replace_and_count_stale(t, REPLACE_VA(1), SHOOTDOWN_SAFE, &model);
-	selftest_diag(t, "with the shootdown: %u CPUs read the old pages", stale);
-	EXPECT_EQ(t, stale, 0);
-	EXPECT_GE(t, model.calls, 1);
-	EXPECT_TRUE(t, model.table_still_gathered);   /* told before the free */
-	EXPECT_TRUE(t, model.every_cpu_had_acked);    /* and after the acks */
+	for (int i = 0; i < 2; i++) {
+		const struct replacement *r = i == 0 ? &replace_2m : &replace_1g;
+
+		if (r->level == PT_LEVEL_PUD && !cpu_features.gbpages)
+			continue;
+		model.calls = 0;
+		model.table_still_gathered = model.every_cpu_had_acked = false;
+		stale = replace_and_count_stale(t, REPLACE_VA(1 + i), r,
+						SHOOTDOWN_SAFE, &model);
+		selftest_diag(t, "%s page with the shootdown: %u CPUs read the old "
+			      "pages", r->name, stale);
+		EXPECT_EQ(t, stale, 0);
+		EXPECT_EQ(t, model.calls, 1);
+		EXPECT_TRUE(t, model.table_still_gathered);   /* told before the free */
+		EXPECT_TRUE(t, model.every_cpu_had_acked);    /* and after the acks */
+	}
 	shootdown_unsubscribe(&model.sub);
 }
 
@@ -194,7 +217,7 @@ static const struct {
 
 static void test_spurious_fault_decision(struct selftest *t)
 {
-	virt_addr_t va = REPLACE_VA(2);
+	virt_addr_t va = REPLACE_VA(3);
 	struct kpt_mapping rw = { va, VM_TEST_SCRATCH_PA, PAGE_SIZE, PT_PROT_RW,
 				  PT_CACHE_WB, PT_PAGE_4K };
 	struct kpt_mapping ro = { va + PAGE_SIZE, VM_TEST_SCRATCH_PA, PAGE_SIZE,
