@@ -4,6 +4,7 @@
     tools/qemu_run.py                           # BIOS, 1 CPU, all selftests
     tools/qemu_run.py --firmware uefi --smp 4
     tools/qemu_run.py --cmdline "selftest=tlb*" # other kernel options
+    tools/qemu_run.py --smp 8 --tcg-thread single   # see below
     tools/qemu_run.py --gdb                     # paused; then `make gdb`
 
 The kernel reports its verdict through QEMU's isa-debug-exit device:
@@ -18,7 +19,16 @@ exit status:
     130  interrupted (Ctrl-C); 143: killed by SIGTERM (QEMU goes too)
 
 Always TCG: CI machines have no KVM, and TCG is what the tests are timed
-on.  tools/run_tests.py imports this file and calls run().
+on.  TCG runs each vCPU in a host thread of its own (multi-threaded TCG,
+QEMU's default on x86): the vCPUs really run at once, which is what the
+SMP code must survive.  With more vCPUs than host cores, though, they
+fight for the cores, and a spinning CPU waiting for another one's
+acknowledgment can burn its whole time slice: a 100,000-call storm took
+70 s at -smp 8 on 2 cores.  --tcg-thread single runs every vCPU in one
+thread, round robin (1.4 s for the same storm): still SMP, interleaved
+instead of parallel.
+
+tools/run_tests.py imports this file and calls run().
 """
 
 from __future__ import annotations
@@ -50,13 +60,27 @@ QEMU_PASSED = (0x10 << 1) | 1          # 33
 QEMU_FAILED = (0x11 << 1) | 1          # 35
 EXIT_PASSED, EXIT_FAILED, EXIT_BROKEN = 0, 1, 2
 EXIT_TIMEOUT = 124                     # what timeout(1) returns
+# Only from run(stop_on=...): the awaited text came and QEMU was still
+# running STOP_GRACE_SECONDS later, so we stopped it (a halted CPU).
+EXIT_STOPPED = 3
 EXIT_INTERRUPTED = 130                 # 128 + SIGINT, as shells report it
 
 # Seconds before the watchdog kills QEMU.  A boot running every selftest
-# took 0.6 s under SeaBIOS and 4.7 s under OVMF with -smp 4 (2026-11-23,
-# 2-core CI machine, TCG); 300 leaves room for slow tests and a slow host,
-# and still ends a hung kernel well inside CI's 90 minutes.
+# took 1.3 s (SeaBIOS, -smp 1) to about 35 s (-smp 4, multi-threaded TCG,
+# where the 100,000-call storm dominates) on the 2-core CI machine
+# (2026-11-23; docs/testing.md has every configuration); 300 leaves room
+# for slow tests and a slow host, and still ends a hung kernel well inside
+# CI's 90 minutes.
 DEFAULT_TIMEOUT = 300.0
+
+# After the text run(stop_on=...) waits for, how long QEMU may go on before
+# we stop it.  Long enough for a kernel that printed the text and then did
+# not halt (it crashed, or booted on) to show that: a triple fault ends
+# QEMU within microseconds, more output within milliseconds.  Never a
+# reason for a correct kernel to fail: it only delays a passing check.
+STOP_GRACE_SECONDS = 2.0
+
+TCG_THREADS = ("multi", "single")      # QEMU's -accel tcg,thread=...
 
 # UEFI firmware from Debian's ovmf package, in order of preference.  The
 # split images go on two pflash drives: code read-only, variables in a
@@ -98,6 +122,7 @@ class Boot:
     smp: int = 1
     mem: str = "512M"
     cpu: str = "max"
+    tcg_thread: str = "multi"          # "multi": a host thread per vCPU
     cmdline: str | None = None         # kernel options; None: the ISO's own
     iso: Path | None = None            # None: build/shootdown.iso
     gdb: bool = False
@@ -230,8 +255,11 @@ def qemu_command(boot: Boot, iso: Path, vars_copy: Path) -> list[str]:
     if boot.firmware not in ("bios", "uefi"):
         raise SetupError(f"--firmware must be bios or uefi, not "
                          f"'{boot.firmware}'")
+    if boot.tcg_thread not in TCG_THREADS:
+        raise SetupError(f"--tcg-thread must be multi or single, not "
+                         f"'{boot.tcg_thread}'")
     cmd = ["qemu-system-x86_64",
-           "-accel", "tcg",
+           "-accel", f"tcg,thread={boot.tcg_thread}",
            "-cpu", boot.cpu, "-smp", str(boot.smp), "-m", boot.mem,
            # A triple fault stops QEMU (status 0) instead of rebooting into
            # the same tests forever.
@@ -252,7 +280,19 @@ def qemu_command(boot: Boot, iso: Path, vars_copy: Path) -> list[str]:
 
 # --- Running ---------------------------------------------------------------
 
-def copy_lines(source: BinaryIO, log_file: BinaryIO, echo: bool) -> None:
+class Watch:
+    """What copy_lines() tells run() while QEMU runs: whether a line held
+    the awaited text, and (through @changed) when that or the end of the
+    output happened."""
+
+    def __init__(self, text: str | None) -> None:
+        self.text = text.encode() if text is not None else None
+        self.seen = False
+        self.changed = threading.Event()
+
+
+def copy_lines(source: BinaryIO, log_file: BinaryIO, echo: bool,
+               watch: Watch) -> None:
     """Copy QEMU's output to the log and, a whole line at a time, to the
     terminal.  The serial port sends CRLF; the log gets plain LF."""
     for raw in iter(source.readline, b""):
@@ -262,6 +302,31 @@ def copy_lines(source: BinaryIO, log_file: BinaryIO, echo: bool) -> None:
         if echo:
             sys.stdout.buffer.write(line)
             sys.stdout.buffer.flush()
+        if watch.text is not None and not watch.seen and watch.text in line:
+            watch.seen = True
+            watch.changed.set()
+    watch.changed.set()                # QEMU closed its output: it is ending
+
+
+class _Stopped(Exception):
+    """QEMU printed the awaited text and went on running: stop it."""
+
+
+def wait_for(qemu: subprocess.Popen, watch: Watch,
+             timeout: float | None) -> int:
+    """QEMU's exit status, as Popen.wait(@timeout) gives it; but once a
+    line holds @watch.text, wait only STOP_GRACE_SECONDS more, then raise
+    _Stopped."""
+    if watch.text is None:
+        return qemu.wait(timeout=timeout)
+    if not watch.changed.wait(timeout=timeout):
+        raise subprocess.TimeoutExpired(qemu.args, timeout)
+    if not watch.seen:                 # the output ended: QEMU is exiting
+        return qemu.wait()
+    try:
+        return qemu.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise _Stopped() from None
 
 
 def verdict(qemu_status: int) -> tuple[int, str]:
@@ -274,10 +339,14 @@ def verdict(qemu_status: int) -> tuple[int, str]:
 
 
 def run(boot: Boot, log_path: Path, timeout: float | None,
-        echo: bool = True) -> Outcome:
+        echo: bool = True, stop_on: str | None = None) -> Outcome:
     """Boot @boot with the serial console copied to @log_path (and to the
     terminal if @echo).  @timeout: seconds before QEMU is killed (None or
-    0: no limit).  Never raises for a broken boot; the Outcome says."""
+    0: no limit).  @stop_on: a text that ends the run early: when a line
+    holds it and QEMU is still running STOP_GRACE_SECONDS later, QEMU is
+    stopped with status EXIT_STOPPED (for a kernel that is meant to halt,
+    where waiting for the timeout would prove nothing more).  Never raises
+    for a broken boot; the Outcome says."""
     start = time.monotonic()
     try:
         iso = iso_for(boot)
@@ -302,15 +371,20 @@ def run(boot: Boot, log_path: Path, timeout: float | None,
         except OSError as e:
             return Outcome(EXIT_BROKEN, f"cannot start QEMU: {e}",
                            command=cmd)
+        watch = Watch(stop_on)
         pump = threading.Thread(target=copy_lines,
-                                args=(qemu.stdout, log_file, echo))
+                                args=(qemu.stdout, log_file, echo, watch))
         pump.start()
         try:
-            qemu_status = qemu.wait(timeout=timeout or None)
+            qemu_status = wait_for(qemu, watch, timeout or None)
             status, message = verdict(qemu_status)
         except subprocess.TimeoutExpired:
             qemu_status, status = None, EXIT_TIMEOUT
             message = "TIMEOUT: no verdict from the kernel; QEMU killed"
+        except _Stopped:
+            qemu_status, status = None, EXIT_STOPPED
+            message = (f"printed {stop_on!r} and was still running "
+                       f"{STOP_GRACE_SECONDS:g} s later; QEMU stopped")
         except KeyboardInterrupt:
             qemu_status, status, message = None, EXIT_INTERRUPTED, \
                 "interrupted"
@@ -318,6 +392,7 @@ def run(boot: Boot, log_path: Path, timeout: float | None,
             qemu.kill()                # does nothing if it has exited
             qemu.wait()
             pump.join()                # the log is complete after this
+            qemu.stdout.close()
     return Outcome(status, message, time.monotonic() - start, qemu_status,
                    cmd)
 
@@ -332,6 +407,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mem", default="512M", help="memory (default 512M)")
     ap.add_argument("--cpu", default="max", help="QEMU CPU model "
                     "(default max: every feature TCG can emulate)")
+    ap.add_argument("--tcg-thread", choices=TCG_THREADS, default="multi",
+                    help="multi (default): one host thread per vCPU, "
+                    "truly parallel; single: all vCPUs in one thread, "
+                    "much faster with more vCPUs than host cores")
     ap.add_argument("--cmdline", help="kernel options, e.g. "
                     "'selftest=tlb*'; boots build/kernel.elf from a "
                     "generated ISO, without rebuilding")
@@ -354,8 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     # Killed politely (kill, make interrupted): unwind through run(), which
     # takes QEMU down with us instead of leaving it running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    boot = Boot(args.firmware, args.smp, args.mem, args.cpu, args.cmdline,
-                args.iso, args.gdb)
+    boot = Boot(firmware=args.firmware, smp=args.smp, mem=args.mem,
+                cpu=args.cpu, tcg_thread=args.tcg_thread,
+                cmdline=args.cmdline, iso=args.iso, gdb=args.gdb)
     outcome = run(boot, args.log, args.timeout)
     if outcome.command:
         log(f"{outcome.message} after {outcome.seconds:.1f} s; serial log "

@@ -1,23 +1,36 @@
 #!/usr/bin/env python3
-"""`make test`: host-side tests, then the kernel booted on several machines,
-then one summary of every KTAP result.
+"""`make test`: host-side tests and checks, then the kernel booted on
+several machines, then one summary of every result.
 
-    tools/run_tests.py [--host-cmd CMD]... [--matrix ENTRY]... [-j 2]
+    tools/run_tests.py [--host-cmd CMD]... [--check NAME=CMD]...
+                       [--matrix ENTRY]... [--boot-check NAME]... [-j 2]
 
     --host-cmd "make host-tests"    a command that prints KTAP on stdout;
-                                    repeatable; its output goes to
+                                    its output goes to
                                     build/test/host-<command>.log
+    --check "clang=make CC=clang"   a command whose exit status is the
+                                    verdict (0: passed); one test; its
+                                    output goes to build/test/check-NAME.log
     --matrix uefi:4:qemu64:selftest=tlb*
-                                    FIRMWARE:SMP[:CPU[:KERNEL OPTIONS]],
-                                    repeatable; default: BIOS and UEFI,
-                                    each with 1 and 4 CPUs, -cpu max
+                                    FIRMWARE:SMP[/single][:CPU[:KERNEL
+                                    OPTIONS]]; default: DEFAULT_MATRIX
+                                    below.  "/single" runs the vCPUs in one
+                                    host thread (qemu_run.py --tcg-thread)
+    --boot-check no-long-mode       a boot whose kernel must refuse bad
+                                    input in one precise way (BOOT_CHECKS
+                                    below; "all" for every one); one test
+
+Every option but -j, --timeout and -v is repeatable.  Host commands and
+checks run first, one at a time, then the boots (-j of them at once).
 
 Each boot's serial log is build/test/<name>.log (name as in "uefi-smp4").
 A boot counts as one more failure when QEMU's status disagrees with the
 log: the kernel crashed, hung, or reported a failure the log does not show.
 
-The last line is "N passed, N failed" (", N skipped" when some were); the
-exit status is 0 only when nothing failed and something passed.
+The count is every KTAP result (of host commands and boots) plus one per
+--check and --boot-check.  The last line is "N passed, N failed" (", N
+skipped" when some were); the exit status is 0 only when nothing failed
+and something passed.
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ktap_summary as ktap  # noqa: E402  (found through the line above)
@@ -40,8 +54,25 @@ TEST_DIR = qemu_run.BUILD / "test"
 
 # The firmware paths differ (SeaBIOS vs OVMF hand over different memory
 # maps and multiboot2 tags), and so do 1 CPU and several (no IPI at all
-# vs real shootdowns).
-DEFAULT_MATRIX = ["bios:1:max", "bios:4:max", "uefi:1:max", "uefi:4:max"]
+# vs real shootdowns).  -cpu max offers 1 GiB pages, PCID and INVPCID;
+# qemu64 has none of them, so the fallbacks run too.
+#
+# Multi-threaded TCG (the default) gives each vCPU a host thread, so the
+# vCPUs truly run at once: the only way races between CPUs show up.  With
+# more vCPUs than host cores it is slow (spinning vCPUs steal the cores of
+# the ones they wait for), so -smp 8 runs in one thread ("/single"), which
+# still tests that 8 CPUs come up and take part in every call.  Wall times
+# of each entry on the 2-core CI machine: docs/testing.md.
+DEFAULT_MATRIX = [
+    "bios:1",
+    "bios:2",                  # as many vCPUs as the CI machine has cores
+    "bios:4",                  # more vCPUs than cores, still in parallel
+    "bios:4:qemu64",           # no 1 GiB pages, no PCID/INVPCID
+    "bios:8/single",
+    "uefi:1",
+    "uefi:4",
+    "uefi:8/single",
+]
 
 # What qemu_run's exit statuses mean in a progress line.
 VERDICTS = {
@@ -75,13 +106,16 @@ def parse_matrix(entries: list[str]) -> list[Config]:
     for entry in entries:
         parts = entry.split(":", 3)    # kernel options may contain ':'
         firmware, smp = parts[0], parts[1] if len(parts) > 1 else "1"
+        smp, _, tcg_thread = smp.partition("/")
+        tcg_thread = tcg_thread or "multi"
         cpu = parts[2] if len(parts) > 2 and parts[2] else "max"
         cmdline = parts[3] if len(parts) > 3 else None
         if firmware not in ("bios", "uefi") or not smp.isdigit() \
-                or int(smp) < 1:
+                or int(smp) < 1 or tcg_thread not in qemu_run.TCG_THREADS:
             raise ValueError(f"bad --matrix entry '{entry}': want "
-                             "bios|uefi:SMP[:CPU[:KERNEL OPTIONS]]")
+                             "bios|uefi:SMP[/single][:CPU[:KERNEL OPTIONS]]")
         name = f"{firmware}-smp{smp}"
+        name += "-single" if tcg_thread == "single" else ""
         name += f"-{slug(cpu)}" if cpu != "max" else ""
         name += f"-{slug(cmdline)}" if cmdline else ""
         unique, n = name, 2
@@ -89,7 +123,8 @@ def parse_matrix(entries: list[str]) -> list[Config]:
             unique, n = f"{name}-{n}", n + 1
         names.add(unique)
         configs.append(Config(unique, qemu_run.Boot(
-            firmware=firmware, smp=int(smp), cpu=cpu, cmdline=cmdline)))
+            firmware=firmware, smp=int(smp), cpu=cpu, tcg_thread=tcg_thread,
+            cmdline=cmdline)))
     return configs
 
 
@@ -98,15 +133,129 @@ def rerun_command(boot: qemu_run.Boot) -> str:
     copy from a failure report."""
     cmd = ["tools/qemu_run.py", "--firmware", boot.firmware,
            "--smp", str(boot.smp), "--cpu", boot.cpu]
+    if boot.tcg_thread != "multi":
+        cmd += ["--tcg-thread", boot.tcg_thread]
     if boot.cmdline is not None:
         cmd += ["--cmdline", boot.cmdline]
     return shlex.join(cmd)
 
 
+# --- Boot checks: bad input the kernel must refuse in one precise way -------
+
+# Fed to every check's judge: the serial log's lines, and how QEMU ended.
+Judge = Callable[[list[str], qemu_run.Outcome], list[str]]
+
+
+@dataclass
+class BootCheck:
+    about: str                         # what is being checked, for humans
+    boot: qemu_run.Boot
+    judge: Judge                       # the problems seen; none: passed
+    stop_on: str | None = None         # see qemu_run.run()
+    # These boots run one selftest suite at most, or none: 60 s is ample,
+    # and a check that misses its text ends without the default 300 s.
+    timeout: float = 60.0
+
+
+def ktap_starts(lines: list[str]) -> list[int]:
+    """The indices of the lines that begin a top-level KTAP document."""
+    return [i for i, line in enumerate(lines)
+            if line.rstrip() == "KTAP version 1"]
+
+
+def judge_no_suite_matched(lines: list[str],
+                           outcome: qemu_run.Outcome) -> list[str]:
+    """selftest= naming no suite: a plan "1..0", a diagnostic naming what
+    matched nothing, and a failing exit status (nothing was tested)."""
+    problems = []
+    plans = [i for i in ktap_starts(lines)
+             if i + 1 < len(lines) and lines[i + 1].strip() == "1..0"]
+    if not plans:
+        problems.append("no KTAP document with the plan 1..0")
+    elif not any(line.startswith("#") and "nomatch" in line
+                 for line in lines[plans[0] + 2:]):
+        problems.append("no '#' diagnostic after the plan naming 'nomatch'")
+    if outcome.status != qemu_run.EXIT_FAILED:
+        problems.append("want the kernel to report a failure (QEMU status "
+                        f"{qemu_run.QEMU_FAILED}); got: {outcome.message}")
+    return problems
+
+
+LONG_MODE_MESSAGE = "this CPU has no long mode"
+
+
+def judge_no_long_mode(lines: list[str],
+                       outcome: qemu_run.Outcome) -> list[str]:
+    """A CPU without long mode: the 32-bit entry writes a message straight
+    to COM1 and halts; the kernel proper never runs."""
+    problems = []
+    if not any(LONG_MODE_MESSAGE in line and "halting" in line
+               for line in lines):
+        problems.append(f"no '{LONG_MODE_MESSAGE} ... halting' message on "
+                        "COM1")
+    elif outcome.status != qemu_run.EXIT_STOPPED:
+        problems.append("after the message the machine did not stay "
+                        f"halted: {outcome.message}")
+    if ktap_starts(lines):
+        problems.append("KTAP output: the kernel ran on a 32-bit CPU")
+    return problems
+
+
+UNKNOWN_OPTION = "no_such_option"
+
+
+def judge_unknown_option(lines: list[str],
+                         outcome: qemu_run.Outcome) -> list[str]:
+    """An unknown kernel option: a warning naming it, then the boot goes on
+    to run the selected selftests, which pass."""
+    problems = []
+    warnings = [i for i, line in enumerate(lines)
+                if "warning" in line and f"'{UNKNOWN_OPTION}'" in line]
+    if not warnings:
+        problems.append(f"no warning naming '{UNKNOWN_OPTION}'")
+    elif not any(i > warnings[0] for i in ktap_starts(lines)):
+        problems.append("the boot stopped after the warning: no selftest "
+                        "ran")
+    if outcome.status != qemu_run.EXIT_PASSED:
+        problems.append(f"want every selected test to pass; got: "
+                        f"{outcome.message}")
+    return problems
+
+
+# Issue 2's bad boot input.  BIOS only: under OVMF a 32-bit CPU cannot run
+# the (64-bit) firmware at all, and the other two take the same path in
+# the kernel whatever the firmware.
+BOOT_CHECKS: dict[str, BootCheck] = {
+    "no-suite-matched": BootCheck(
+        "selftest= naming no suite gives plan 1..0 and fails",
+        qemu_run.Boot(firmware="bios", smp=1, cmdline="selftest=nomatch"),
+        judge_no_suite_matched),
+    "no-long-mode": BootCheck(
+        "a CPU without long mode gets a message on COM1, then a halt",
+        qemu_run.Boot(firmware="bios", smp=1, cpu="qemu32"),
+        judge_no_long_mode, stop_on=LONG_MODE_MESSAGE),
+    "unknown-option": BootCheck(
+        "an unknown kernel option gets a warning; the boot goes on",
+        qemu_run.Boot(firmware="bios", smp=1,
+                      cmdline=f"selftest=cmdline {UNKNOWN_OPTION}=1"),
+        judge_unknown_option),
+}
+
+
 def progress(kind: str, name: str, verdict: str, seconds: float) -> None:
     # One write per line: with -j, two boots may finish at once.
-    sys.stdout.write(f"{kind} {name:<24} {verdict:<11} {seconds:6.1f} s\n")
+    sys.stdout.write(f"{kind:<5} {name:<24} {verdict:<11} {seconds:6.1f} s\n")
     sys.stdout.flush()
+
+
+def tail(path: Path, count: int = 20) -> list[str]:
+    """The last @count lines of the file at @path, for a failure report."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError as e:
+        return [str(e)]
+    return ["last lines of the log:", *lines[-count:]] if lines \
+        else ["empty log"]
 
 
 def run_host(command: str) -> list[ktap.Case]:
@@ -127,6 +276,51 @@ def run_host(command: str) -> list[ktap.Case]:
                                [], f"exited {done.returncode} with no "
                                "failed test in its output"))
     return cases
+
+
+def run_check(spec: str) -> list[ktap.Case]:
+    """Run one --check "NAME=COMMAND": a single test, passed when the
+    command exits 0."""
+    name, _, command = spec.partition("=")
+    log = TEST_DIR / f"check-{slug(name)}.log"
+    start = time.monotonic()
+    with open(log, "wb") as out:
+        done = subprocess.run(command, shell=True, cwd=qemu_run.ROOT,
+                              stdin=subprocess.DEVNULL, stdout=out,
+                              stderr=subprocess.STDOUT)
+    passed = done.returncode == 0
+    progress("check", name, "passed" if passed else
+             f"FAILED ({done.returncode})", time.monotonic() - start)
+    if passed:
+        return [ktap.Case(f"check {name}", ktap.PASS, shown(log))]
+    return [ktap.Case(f"check {name}", ktap.FAIL, shown(log),
+                      [f"command: {command}", *tail(log)],
+                      f"exited {done.returncode}")]
+
+
+def run_boot_check(name: str, timeout: float | None,
+                   echo: bool) -> list[ktap.Case]:
+    """Boot BOOT_CHECKS[@name] and judge its log: a single test.
+    @timeout, when given, replaces the check's own."""
+    check = BOOT_CHECKS[name]
+    log = TEST_DIR / f"check-{name}.log"
+    outcome = qemu_run.run(check.boot, log, timeout or check.timeout, echo,
+                           stop_on=check.stop_on)
+    if not outcome.command:            # QEMU never started
+        problems = [outcome.message]
+    else:
+        try:
+            lines = log.read_text(errors="replace").splitlines()
+        except OSError as e:
+            lines = [f"log unreadable: {e}"]
+        problems = check.judge(lines, outcome)
+    progress("check", name, "FAILED" if problems else "passed",
+             outcome.seconds)
+    if not problems:
+        return [ktap.Case(f"check {name}", ktap.PASS, shown(log))]
+    return [ktap.Case(f"check {name}", ktap.FAIL, shown(log),
+                      [*problems, "reproduce: " + rerun_command(check.boot),
+                       *tail(log)], check.about)]
 
 
 def run_boot(config: Config, timeout: float, echo: bool) -> list[ktap.Case]:
@@ -158,15 +352,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host-cmd", action="append", default=[],
                     metavar="CMD", help="host test command printing KTAP "
                     "(repeatable)")
+    ap.add_argument("--check", action="append", default=[],
+                    metavar="NAME=CMD", help="command whose exit status "
+                    "is one test's verdict (repeatable)")
     ap.add_argument("--matrix", action="append", metavar="ENTRY",
-                    help="FIRMWARE:SMP[:CPU[:KERNEL OPTIONS]] (repeatable; "
-                    "default: " + " ".join(DEFAULT_MATRIX) + ")")
+                    help="FIRMWARE:SMP[/single][:CPU[:KERNEL OPTIONS]] "
+                    "(repeatable; default: " + " ".join(DEFAULT_MATRIX) +
+                    ")")
+    ap.add_argument("--boot-check", action="append", default=[],
+                    choices=[*BOOT_CHECKS, "all"], metavar="NAME",
+                    help="a bad-input boot check (repeatable): " +
+                    ", ".join(BOOT_CHECKS) + ", or all")
     ap.add_argument("-j", "--jobs", type=int, default=1,
                     help="boots at once (default 1; each QEMU keeps a core "
                     "busy)")
-    ap.add_argument("--timeout", type=float, default=qemu_run.DEFAULT_TIMEOUT,
+    ap.add_argument("--timeout", type=float,
                     help="seconds per boot before QEMU is killed (default "
-                    f"{qemu_run.DEFAULT_TIMEOUT:g})")
+                    f"{qemu_run.DEFAULT_TIMEOUT:g}; boot checks: "
+                    f"{BootCheck.timeout:g})")
     ap.add_argument("-v", "--verbose", action="store_true",
                     help="echo each boot's serial output (best with -j 1)")
     args = ap.parse_args(argv)
@@ -174,17 +377,32 @@ def main(argv: list[str] | None = None) -> int:
         configs = parse_matrix(args.matrix or DEFAULT_MATRIX)
     except ValueError as e:
         ap.error(str(e))
+    for spec in args.check:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+=.+", spec):
+            ap.error(f"bad --check '{spec}': want NAME=COMMAND")
+    boot_checks = list(BOOT_CHECKS) if "all" in args.boot_check \
+        else list(dict.fromkeys(args.boot_check))    # once each, in order
     TEST_DIR.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
 
     cases: list[ktap.Case] = []
     for command in args.host_cmd:
         cases += run_host(command)
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        # map() hands results back in matrix order, whatever finishes first.
-        for boot_cases in pool.map(
-                lambda c: run_boot(c, args.timeout, args.verbose), configs):
-            cases += boot_cases
+    for spec in args.check:
+        cases += run_check(spec)
 
+    # Every boot is a task returning its cases; map() hands results back
+    # in this order, whatever finishes first.
+    boot_timeout = args.timeout or qemu_run.DEFAULT_TIMEOUT
+    tasks: list[Callable[[], list[ktap.Case]]] = [
+        lambda c=c: run_boot(c, boot_timeout, args.verbose) for c in configs]
+    tasks += [lambda n=n: run_boot_check(n, args.timeout, args.verbose)
+              for n in boot_checks]
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for task_cases in pool.map(lambda task: task(), tasks):
+            cases += task_cases
+
+    progress("total", "", "", time.monotonic() - start)
     print(flush=True)
     return ktap.report(cases)
 

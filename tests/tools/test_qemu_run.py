@@ -90,6 +90,12 @@ class Command(unittest.TestCase):
             self.assertIn(part, cmd)
         self.assertNotIn("-S", cmd.split())
 
+    def test_tcg_threads(self):
+        self.assertIn("tcg,thread=multi", self.command())
+        self.assertIn("tcg,thread=single", self.command(tcg_thread="single"))
+        with self.assertRaises(qemu_run.SetupError):
+            self.command(tcg_thread="many")
+
     def test_gdb(self):
         cmd = self.command(gdb=True)
         self.assertEqual(cmd[-2:], ["-s", "-S"])
@@ -163,29 +169,51 @@ class CmdlineIso(unittest.TestCase):
 
 
 class Matrix(unittest.TestCase):
-    def test_default_names(self):
+    def test_default_matrix_covers_the_issues(self):
+        """What issues 2-4 ask `make test` to boot."""
+        boots = [c.boot for c in run_tests.parse_matrix(
+            run_tests.DEFAULT_MATRIX)]
+        machines = {(b.firmware, b.smp, b.cpu) for b in boots}
+        for firmware in ("bios", "uefi"):
+            for smp in (1, 4):
+                self.assertIn((firmware, smp, "max"), machines)
+        for smp in (2, 8):
+            self.assertIn(smp, {b.smp for b in boots})
+        self.assertIn(("bios", 4, "qemu64"), machines)
+        # Real concurrency: at least one -smp 4 boot in parallel threads.
+        self.assertIn(("bios", 4, "max", "multi"),
+                      {(b.firmware, b.smp, b.cpu, b.tcg_thread)
+                       for b in boots})
         names = [c.name for c in run_tests.parse_matrix(
             run_tests.DEFAULT_MATRIX)]
-        self.assertEqual(names, ["bios-smp1", "bios-smp4",
-                                 "uefi-smp1", "uefi-smp4"])
+        self.assertEqual(len(names), len(set(names)))
 
     def test_entry_forms(self):
-        a, b, c, d = run_tests.parse_matrix(
+        a, b, c, d, e = run_tests.parse_matrix(
             ["uefi:2", "bios:1:qemu64", "bios:1::selftest=tlb*",
-             "bios:1:max:a=b:c"])
-        self.assertEqual((a.boot.firmware, a.boot.smp, a.boot.cpu),
-                         ("uefi", 2, "max"))
+             "bios:1:max:a=b:c", "bios:8/single:qemu64"])
+        self.assertEqual((a.boot.firmware, a.boot.smp, a.boot.cpu,
+                          a.boot.tcg_thread), ("uefi", 2, "max", "multi"))
         self.assertEqual(b.name, "bios-smp1-qemu64")
         self.assertEqual((c.name, c.boot.cmdline),
                          ("bios-smp1-selftest=tlb", "selftest=tlb*"))
         self.assertEqual(d.boot.cmdline, "a=b:c")
+        self.assertEqual((e.name, e.boot.smp, e.boot.tcg_thread),
+                         ("bios-smp8-single-qemu64", 8, "single"))
+
+    def test_rerun_command_names_the_thread_mode(self):
+        single, multi = run_tests.parse_matrix(["bios:8/single", "bios:8"])
+        self.assertIn("--tcg-thread single",
+                      run_tests.rerun_command(single.boot))
+        self.assertNotIn("--tcg-thread", run_tests.rerun_command(multi.boot))
 
     def test_duplicate_names_get_a_number(self):
         names = [c.name for c in run_tests.parse_matrix(["bios:1", "bios:1"])]
         self.assertEqual(names, ["bios-smp1", "bios-smp1-2"])
 
     def test_bad_entries(self):
-        for entry in ("efi:1", "bios:0", "bios:x", ""):
+        for entry in ("efi:1", "bios:0", "bios:x", "", "bios:4/many",
+                      "bios:/single"):
             with self.subTest(entry=entry), self.assertRaises(ValueError):
                 run_tests.parse_matrix([entry])
 
