@@ -17,6 +17,11 @@ SMP     ?= 4
 CPU     ?= max
 MEM     ?= 512M
 CMDLINE ?=
+# multi: a host thread per vCPU (truly parallel); single: all vCPUs in one
+# thread, much faster when SMP is above the host's core count.
+TCG_THREAD ?= multi
+# Extra tools/run_tests.py options for `make test`, e.g. "--matrix bios:4".
+TESTFLAGS ?=
 
 # Freestanding: no libc, no red zone (interrupts push onto the stack below
 # RSP), no SSE/x87 (the kernel never saves FPU state), kernel code model
@@ -123,8 +128,10 @@ all: $(BUILD)/kernel.elf iso
 
 help:
 	@echo "make            build build/kernel.elf and build/shootdown.iso"
-	@echo "make run        install missing packages, build, boot QEMU (FIRMWARE=bios|uefi SMP=4 CPU=max MEM=512M CMDLINE=...)"
-	@echo "make test       host tests, then boot BIOS/UEFI at -smp 1 and 4; prints 'N passed, N failed' last"
+	@echo "make run        install missing packages, build, boot QEMU (FIRMWARE=bios|uefi SMP=4 CPU=max MEM=512M"
+	@echo "                TCG_THREAD=multi|single CMDLINE=...)"
+	@echo "make test       host tests, clang build, boots (BIOS/UEFI, -smp 1..8, -cpu max/qemu64), bad-input boots;"
+	@echo "                prints 'N passed, N failed' last (TESTFLAGS=... adds tools/run_tests.py options)"
 	@echo "make debug      boot QEMU paused, gdb stub on :1234; then 'make gdb' in another terminal"
 	@echo "make gdb        attach gdb with symbols, stop at kmain"
 	@echo "make clean      remove build/"
@@ -166,7 +173,8 @@ $(BUILD)/shootdown.iso: $(BUILD)/kernel.elf boot/grub.cfg
 deps:
 	@sh tools/install-deps.sh
 
-QEMU_RUN := $(PYTHON) tools/qemu_run.py --firmware $(FIRMWARE) --smp $(SMP) --cpu $(CPU) --mem $(MEM)
+QEMU_RUN := $(PYTHON) tools/qemu_run.py --firmware $(FIRMWARE) --smp $(SMP) --cpu $(CPU) --mem $(MEM) \
+	--tcg-thread $(TCG_THREAD)
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -174,9 +182,17 @@ run: deps
 
 -include tests/host/host.mk
 
+# Every test, in one count (docs/testing.md): the host unit tests of mm/
+# and of tools/ (KTAP), the kernel built with clang (one pass or fail;
+# -Werror, so a warning fails it), the boot matrix of tools/run_tests.py
+# (DEFAULT_MATRIX), and the bad-input boots (BOOT_CHECKS).
 test: deps
 	@$(MAKE) --no-print-directory all
-	$(PYTHON) tools/run_tests.py
+	$(PYTHON) tools/run_tests.py \
+		--host-cmd "$(MAKE) --no-print-directory host-tests" \
+		--host-cmd "$(PYTHON) tests/tools/ktap_unittest.py" \
+		--check "clang-build=$(MAKE) --no-print-directory CC=clang BUILD=$(BUILD)/clang $(BUILD)/clang/kernel.elf" \
+		--boot-check all $(TESTFLAGS)
 
 debug: all
 	$(QEMU_RUN) --gdb $(if $(CMDLINE),--cmdline "$(CMDLINE)")
