@@ -13,6 +13,7 @@
 #include "kernel/selftest_internal.h"
 #include "kernel/smp.h"
 #include "kernel/string.h"
+#include "tests/bench.h"
 
 /* runs[target][caller]: how often each CPU ran a call from each caller.
  * Written by targets with atomic adds; read after every call is acked. */
@@ -375,24 +376,13 @@ static void test_failure_on_another_cpu_is_reported(struct selftest *t)
 
 #define MEASURE_ROUNDS 2000
 
-static void sort_u64(uint64_t *v, size_t n)
-{
-	for (size_t gap = n / 2; gap > 0; gap /= 2)          /* Shell sort */
-		for (size_t i = gap; i < n; i++)
-			for (size_t j = i; j >= gap && v[j - gap] > v[j]; j -= gap) {
-				uint64_t x = v[j];
-				v[j] = v[j - gap];
-				v[j - gap] = x;
-			}
-}
-
 static uint64_t samples[MEASURE_ROUNDS];
 
 static void report(struct selftest *t, const char *what)
 {
 	uint64_t med, p99;
 
-	sort_u64(samples, MEASURE_ROUNDS);
+	bench_sort_u64(samples, MEASURE_ROUNDS);
 	med = samples[MEASURE_ROUNDS / 2];
 	p99 = samples[MEASURE_ROUNDS * 99 / 100];
 	selftest_diag(t, "%-40s median %7llu cycles %7llu ns, p99 %7llu cycles %7llu ns",
