@@ -132,6 +132,8 @@ help:
 	@echo "                TCG_THREAD=multi|single CMDLINE=...)"
 	@echo "make test       host tests, clang build, boots (BIOS/UEFI, -smp 1..8, -cpu max/qemu64), bad-input boots;"
 	@echo "                prints 'N passed, N failed' last (TESTFLAGS=... adds tools/run_tests.py options)"
+	@echo "make bench      boot the bench suite at full size (SMP=4); table and CSV in build/bench/"
+	@echo "make bench-sweep  -smp 1,2,4,8 (BENCH_SWEEP=...): CSV and SVG plots in build/bench/"
 	@echo "make debug      boot QEMU paused, gdb stub on :1234; then 'make gdb' in another terminal"
 	@echo "make gdb        attach gdb with symbols, stop at kmain"
 	@echo "make clean      remove build/"
