@@ -74,12 +74,12 @@ void shootdown_invalidate_local(virt_addr_t start, virt_addr_t end)
 		return;
 	if (range_needs_full_flush(start, end)) {
 		tlb_flush_local_all();
-		st->full_flushes++;
+		COUNTER_ADD(st->full_flushes, 1);
 		return;
 	}
 	for (virt_addr_t va = start; va != end; va += PAGE_SIZE)
 		tlb_flush_local_page(va);
-	st->pages_invalidated += (end - start) / PAGE_SIZE;
+	COUNTER_ADD(st->pages_invalidated, (end - start) / PAGE_SIZE);
 }
 
 /* The IPI handler's work, on every target.
@@ -90,10 +90,10 @@ static void shootdown_on_target(void *arg)
 {
 	const struct shootdown_request *req = arg;
 
-	this_cpu_stats()->ipis_received++;
+	COUNTER_ADD(this_cpu_stats()->ipis_received, 1);
 	if (req->full_flush) {
 		tlb_flush_local_all();
-		this_cpu_stats()->full_flushes++;
+		COUNTER_ADD(this_cpu_stats()->full_flushes, 1);
 	} else {
 		shootdown_invalidate_local(req->start, req->end);
 	}

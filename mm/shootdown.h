@@ -25,7 +25,9 @@
  * `make bench` prints what they cost here. */
 #define SHOOTDOWN_INVLPG_CEILING 33
 
-/* Counters, one set per CPU, written only by that CPU (gdb:
+/* Counters, one set per CPU, written only by that CPU, in thread
+ * context and in its IPI handler, hence with single locked adds where
+ * both write (gdb:
  * "p shootdown_cpu_stats[2]"; the boot summary and tests add them up). */
 struct shootdown_stats {
 	uint64_t shootdowns;          /* rounds this CPU started */
