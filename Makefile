@@ -89,6 +89,7 @@ MM_OBJS := \
 	mm/kpt_map.o \
 	mm/kpt_unmap.o \
 	mm/mm_init.o \
+	mm/psc_model.o \
 	mm/shootdown.o \
 	mm/vmalloc.o \
 	mm/vmalloc_space.o \

@@ -32,6 +32,7 @@
 #include "kernel/printk.h"
 #include "kernel/smp.h"
 #include "kernel/spinlock.h"
+#include "mm/psc_model.h"
 #include "mm/shootdown.h"
 
 struct shootdown_stats shootdown_cpu_stats[MAX_CPUS];
@@ -116,10 +117,12 @@ static void free_gathered(struct pt_gather *g)
 
 	for (struct frame *f = g->head; f;
 	     f = f->next == FRAME_NIL ? NULL : &frame_table[f->next]) {
-		if (f->use == FRAME_VMALLOC)
+		if (f->use == FRAME_VMALLOC) {
 			st->data_pages_freed++;
-		else
+		} else {
 			st->pt_pages_freed++;
+			psc_model_check_free(f);   /* nobody may still cache it */
+		}
 	}
 	st->max_pages_waiting = MAX(st->max_pages_waiting, g->nr_frames);
 	pt_gather_free_all(g);

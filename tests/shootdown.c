@@ -12,6 +12,7 @@
 #include "kernel/printk.h"
 #include "kernel/string.h"
 #include "mm/layout.h"
+#include "mm/psc_model.h"
 #include "tests/vm_common.h"
 
 /* Scratch addresses in the mm selftest window, away from tests/mm_kpt.c. */
@@ -183,6 +184,51 @@ static void test_freeing_before_the_acks_exposes_a_freed_frame(struct selftest *
 	EXPECT_TRUE(t, !read_freed_frame(t, SHOOTDOWN_SAFE));
 }
 
+/* ---- negative control 3: the paging-structure-cache model (seed 000) ---- */
+
+static void psc_fill_fn(void *arg)
+{
+	psc_model_fill((virt_addr_t)arg);
+}
+
+/* CPU 1's walker caches the tables on the way to a fresh vmalloc page;
+ * the page is freed and purged with @fault.  How many page tables did
+ * the shootdown free while CPU 1's (modelled) cache still pointed to
+ * them? */
+static uint64_t tables_freed_under_a_cache(struct selftest *t,
+					   enum shootdown_selftest_fault fault)
+{
+	uint64_t before;
+	void *p;
+
+	vm_purge_lazy_now();   /* the window is empty: p gets tables of its own */
+	p = vmalloc(PAGE_SIZE);
+	if (!EXPECT_TRUE(t, p != NULL))
+		return 0;
+	smp_call_one(1, psc_fill_fn, p, SMP_WAIT_ACK);
+	EXPECT_GE(t, psc_model_entries(1), 1);
+	before = psc_model_violations;
+	vfree(p);
+	shootdown_selftest_fault = fault;
+	vm_purge_lazy_now();
+	shootdown_selftest_fault = SHOOTDOWN_SAFE;
+	flush_every_cpu();     /* empty every model again */
+	selftest_diag(t, "%s: %llu page tables freed under CPU 1's cache%s%s",
+		      fault == SHOOTDOWN_SAFE ? "safe" : "remote IPI skipped",
+		      (unsigned long long)(psc_model_violations - before),
+		      psc_model_violations != before ? "; last: " : "",
+		      psc_model_violations != before ? psc_model_last_violation : "");
+	return psc_model_violations - before;
+}
+
+static void test_freeing_tables_under_a_cache_is_seen(struct selftest *t)
+{
+	if (!vm_need_two_cpus(t))
+		return;
+	EXPECT_GT(t, tables_freed_under_a_cache(t, SHOOTDOWN_FAULT_SKIP_REMOTE), 0);
+	EXPECT_EQ(t, tables_freed_under_a_cache(t, SHOOTDOWN_SAFE), 0);
+}
+
 /* ---- the INVLPG ceiling ---- */
 
 static const struct {
@@ -311,6 +357,8 @@ static const struct selftest_case shootdown_cases[] = {
 	  test_skipping_the_remote_ipi_leaves_a_stale_entry },
 	{ "freeing_before_the_acks_exposes_a_freed_frame",
 	  test_freeing_before_the_acks_exposes_a_freed_frame },
+	{ "freeing_tables_under_a_cache_is_seen",
+	  test_freeing_tables_under_a_cache_is_seen },
 	{ "ceiling_chooses_invlpg_or_full_flush",
 	  test_ceiling_chooses_invlpg_or_full_flush },
 	{ "vunmap_costs_one_broadcast",

@@ -7,6 +7,7 @@
  */
 #include "arch/x86/asm.h"
 #include "arch/x86/arch.h"
+#include "mm/psc_model.h"
 
 /* => any context; IRQs may be on.
  * => TLB: this CPU holds no translation for the page at @va, global or
@@ -15,6 +16,7 @@
 void tlb_flush_local_page(virt_addr_t va)
 {
 	invlpg(va);
+	psc_model_invalidate_this_cpu();   /* INVLPG drops them all */
 }
 
 /* => any context; IRQs are disabled around the CR4 toggle so nothing runs
@@ -34,6 +36,7 @@ void tlb_flush_local_all(void)
 	} else {
 		write_cr3(read_cr3());
 	}
+	psc_model_invalidate_this_cpu();
 	if (flags & RFLAGS_IF)
 		sti();
 }
