@@ -14,7 +14,8 @@
  *                      |   unused                      |
  *   0xfffffe8000000000 +-------------------------------+
  *                      | cpu area (512 GiB)            | LAPIC registers (UC),
- *   0xfffffe0000000000 +-------------------------------+ AP stacks, guard pages
+ *   0xfffffe0000000000 +-------------------------------+ AP stacks, guard pages,
+ *                                                         the fixmap slot
  *                      |   unused                      |
  *   0xffffea0000000000 +-------------------------------+
  *                      | mm selftest window (1 TiB)    | scratch VAs for
