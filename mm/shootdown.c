@@ -67,7 +67,10 @@ static bool range_needs_full_flush(virt_addr_t start, virt_addr_t end)
 	       (end - start) / PAGE_SIZE > SHOOTDOWN_INVLPG_CEILING;
 }
 
-void shootdown_invalidate_local(virt_addr_t start, virt_addr_t end)
+/* Invalidate [start, end) in this CPU's TLB and paging-structure caches:
+ * INVLPG per page up to the ceiling, a full flush beyond; counted.
+ * => any context.  TLB: nothing stale here for the range. */
+static void shootdown_invalidate_local(virt_addr_t start, virt_addr_t end)
 {
 	struct shootdown_stats *st = this_cpu_stats();
 

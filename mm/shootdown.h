@@ -97,12 +97,6 @@ enum shootdown_selftest_fault {
 };
 extern enum shootdown_selftest_fault shootdown_selftest_fault;
 
-/* Invalidate [start, end) in this CPU's TLB: INVLPG per page up to
- * SHOOTDOWN_INVLPG_CEILING pages, a full flush beyond; counted in this
- * CPU's stats.  Exposed for the benchmarks' naive strategy.
- * => any context; TLB: nothing stale here for the range. */
-void shootdown_invalidate_local(virt_addr_t start, virt_addr_t end);
-
 /* One line per counter, totals and per CPU (the boot summary). */
 void shootdown_print_summary(void);
 
