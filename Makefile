@@ -92,9 +92,9 @@ MM_OBJS := \
 	mm/psc_model.o \
 	mm/shootdown.o \
 	mm/vmalloc.o \
-	mm/vmalloc_space.o \
 	mm/vmap_area.o \
-	mm/vmap_area_check.o
+	mm/vmap_area_check.o \
+	mm/vmap_node_pool.o
 
 # In-kernel selftests.
 TEST_OBJS := \

@@ -33,7 +33,6 @@
  *      waiting on each other both make progress.
  */
 #include "arch/x86/arch.h"
-#include "arch/x86/percpu.h"
 #include "kernel/clock.h"
 #include "kernel/ksyms.h"
 #include "kernel/panic.h"

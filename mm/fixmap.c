@@ -3,6 +3,7 @@
 #include "mm/fixmap.h"
 #include "mm/kpt_internal.h"
 #include "mm/layout.h"
+#include "mm/psc_model.h"
 
 bool fixmap_selftest_skip_invalidate_on_map;
 
@@ -34,6 +35,15 @@ static pte_t *fixmap_make_pinned_table(virt_addr_t va)
 	return &table[pt_index(va, PT_LEVEL_PTE)];
 }
 
+/* INVLPG the slot on this CPU only; INVLPG also empties this CPU's
+ * paging-structure caches, and so its model (mm/psc_model.h).
+ * => any context.  TLB: this CPU holds no entry for the slot. */
+static void invalidate_slot_here(void)
+{
+	tlb_flush_local_page(FIXMAP_SLOT);
+	psc_model_invalidate_this_cpu();
+}
+
 void fixmap_init(void)
 {
 	irqflags_t irq = spin_lock_irqsave(&kpt.lock);
@@ -61,7 +71,7 @@ void *fixmap_local_map(phys_addr_t pa)
 	WRITE_ONCE(*slot_entry, kpt_make_leaf(pa, PT_LEVEL_PTE, PT_PROT_RW,
 					      PT_CACHE_WB));
 	if (!READ_ONCE(fixmap_selftest_skip_invalidate_on_map))
-		tlb_flush_local_page(FIXMAP_SLOT);
+		invalidate_slot_here();
 	return (void *)FIXMAP_SLOT;
 }
 
@@ -76,6 +86,6 @@ void fixmap_local_unmap(void *va)
 		return;
 	}
 	WRITE_ONCE(*slot_entry, 0);
-	tlb_flush_local_page(FIXMAP_SLOT);   /* this CPU only: see the top */
+	invalidate_slot_here();   /* this CPU only: see the top */
 	__atomic_store_n(&slot_owner, -1, __ATOMIC_RELEASE);
 }

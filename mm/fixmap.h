@@ -25,12 +25,16 @@ void fixmap_init(void);
 /* Map @pa (page-aligned, RAM or device, write-back) at the slot and
  * return its address; NULL if another CPU holds the slot (an NMI cannot
  * wait) or @pa is not page-aligned.
- * => any context, NMI included; IRQs on or off.
+ * => any context, NMI included, IRQs on or off: it takes no lock and
+ *    sends no IPI.  Except that a misaligned @pa is reported with
+ *    printk, which takes the console lock: from NMI, pass aligned
+ *    addresses.
  * => TLB: this CPU holds no entry for the slot but the new one. */
 void *fixmap_local_map(phys_addr_t pa);
 
 /* Unmap the slot and release it.
- * => the CPU that mapped it.
+ * => the CPU that mapped it, in any context (as fixmap_local_map(); a
+ *    wrong @va is reported with printk).
  * => TLB: this CPU holds no entry for the slot; OTHER CPUs MAY, which is
  *    why fixmap_local_map() invalidates too. */
 void fixmap_local_unmap(void *va);

@@ -131,6 +131,41 @@ static inline void *frame_virt(const struct frame *f)
 	return phys_to_virt(frame_pa(f));
 }
 
+/* ---- lists of frames linked through .next ----
+ *
+ * A frame that is allocated may sit on one list linked through its own
+ * struct frame: a gather (mm/gather.h), a vmalloc area's data frames
+ * (mm/vmalloc.c), kpt_map()'s spare tables (mm/kpt_map.c).  The link
+ * lives in the metadata, never in the page, so building a list never
+ * allocates and never writes a page that a remote walker may still
+ * read.  These three helpers are the only code that follows the link. */
+
+/* The frame after @f on its list, or NULL at the end. */
+static inline struct frame *frame_list_next(const struct frame *f)
+{
+	return f->next == FRAME_NIL ? NULL : &frame_table[f->next];
+}
+
+/* Put @f at the front of the list *@head. */
+static inline void frame_list_push(struct frame **head, struct frame *f)
+{
+	f->next = *head ? (uint32_t)frame_pfn(*head) : FRAME_NIL;
+	*head = f;
+}
+
+/* Take the front frame off the list *@head (NULL when it is empty);
+ * its link is cleared. */
+static inline struct frame *frame_list_pop(struct frame **head)
+{
+	struct frame *f = *head;
+
+	if (f) {
+		*head = frame_list_next(f);
+		f->next = FRAME_NIL;
+	}
+	return f;
+}
+
 /* The frame holding physical address @pa; panics beyond the end of RAM. */
 struct frame *frame_of(phys_addr_t pa);
 

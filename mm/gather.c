@@ -1,5 +1,4 @@
 /* gather.c: the deferred-free list of mm/gather.h. */
-#include "arch/x86/arch.h"
 #include "kernel/panic.h"
 #include "mm/gather.h"
 
@@ -16,19 +15,19 @@ void pt_gather_add(struct pt_gather *g, struct frame *f)
 		      f->flags & FRAME_F_LINKED ? "still linked" :
 						  "already gathered");
 	f->flags |= FRAME_F_GATHERED;
-	f->next = g->head ? (uint32_t)frame_pfn(g->head) : FRAME_NIL;
 	if (!g->head)
 		g->tail = f;
-	g->head = f;
+	frame_list_push(&g->head, f);
 	g->nr_frames++;
 }
 
 void pt_gather_splice(struct pt_gather *to, struct pt_gather *from)
 {
 	if (from->head) {
-		from->tail->next = to->head ? (uint32_t)frame_pfn(to->head) :
-					      FRAME_NIL;
-		if (!to->head)
+		/* from's tail ends its list: link it to to's head, O(1). */
+		if (to->head)
+			from->tail->next = (uint32_t)frame_pfn(to->head);
+		else
 			to->tail = from->tail;
 		to->head = from->head;
 		to->nr_frames += from->nr_frames;
@@ -55,25 +54,11 @@ void pt_gather_note_stale(struct pt_gather *g, virt_addr_t start,
 
 void pt_gather_free_all(struct pt_gather *g)
 {
-	struct frame *f = g->head;
+	struct frame *f;
 
-	while (f) {
-		struct frame *next = f->next == FRAME_NIL ? NULL :
-				     &frame_table[f->next];
-
+	while ((f = frame_list_pop(&g->head))) {
 		f->flags &= (uint8_t)~FRAME_F_GATHERED;
-		f->next = FRAME_NIL;
 		frame_free(f, (enum frame_use)f->use);
-		f = next;
 	}
 	pt_gather_init(g);
-}
-
-void pt_gather_finish_local(struct pt_gather *g)
-{
-	/* A full flush is always enough; choosing INVLPG for short ranges
-	 * is the shootdown's business (mm/shootdown.c, later). */
-	if (g->stale_start != g->stale_end || g->head)
-		tlb_flush_local_all();
-	pt_gather_free_all(g);
 }

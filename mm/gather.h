@@ -12,21 +12,23 @@
  * So nothing in mm/ frees a page-table page where it unlinks it.  Unmap
  * puts the page on a struct pt_gather that its caller owns, and the
  * gather also remembers the virtual range whose TLB entries went stale.
- * The owner flushes, then frees everything in one go:
+ * The owner hands the gather to the shootdown, which invalidates on
+ * every CPU, waits for every acknowledgment, and only then frees:
  *
  *   struct pt_gather g;
  *   pt_gather_init(&g);
- *   kpt_unmap(va, size, &g);        unhook; tables go on g
- *   pt_gather_finish_local(&g);     invalidate (this CPU), then free
+ *   kpt_unmap(va, size, &g);          unhook; tables go on g
+ *   shootdown_flush_and_free(&g);     every CPU invalidates and acks,
+ *                                     then free (mm/shootdown.h)
+ *
+ * A flush of the calling CPU alone is never enough while other CPUs
+ * run: one of them may hold the entry (seed 000's bug).
  *
  * The list is intrusive: its links are in the frames' struct frame
- * (.next), never in the gathered page itself, which a remote walker may
- * still read and nobody may write, debug poison included, until the
- * flush is done.  Adding therefore never allocates and cannot fail.
- *
- * With one CPU running, a local flush is the whole of step 2
- * (pt_gather_finish_local).  With several, mm/shootdown.c sends one IPI
- * to every other CPU and waits for all acks before pt_gather_free_all().
+ * (.next, through frame_list_push() and frame_list_next()), never in
+ * the gathered page itself, which a remote walker may still read and
+ * nobody may write, debug poison included, until the flush is done.
+ * Adding therefore never allocates and cannot fail.
  */
 #ifndef MM_GATHER_H
 #define MM_GATHER_H
@@ -64,15 +66,8 @@ static inline bool pt_gather_empty(const struct pt_gather *g)
 void pt_gather_note_stale(struct pt_gather *g, virt_addr_t start,
 			  virt_addr_t end);
 
-/* Flush this CPU's TLB, then free everything gathered.  Correct only
- * while this is the only CPU running (see the top): boot, before the
- * APs start, and the host tests.  With more CPUs, shootdown_flush_and_free()
- * (mm/shootdown.h).
- * => no locks held; IRQs on or off.
- * => TLB: this CPU holds nothing stale for the range. */
-void pt_gather_finish_local(struct pt_gather *g);
-
-/* Free everything gathered.  Only after every CPU has flushed.
+/* Free everything gathered.  Only shootdown_flush_and_free() calls it,
+ * after every CPU has flushed and acknowledged.
  * => no locks held. */
 void pt_gather_free_all(struct pt_gather *g);
 

@@ -87,6 +87,7 @@ static void *ioremap_cache(const char *fn, phys_addr_t pa, uint64_t size,
 	phys_addr_t base = ALIGN_DOWN(pa, PAGE_SIZE);
 	uint64_t len, offset = pa - base;
 	enum pt_page_size page;
+	struct kpt_mapping m;
 	struct vmap_area *area;
 	int err;
 
@@ -94,13 +95,17 @@ static void *ioremap_cache(const char *fn, phys_addr_t pa, uint64_t size,
 		return NULL;
 	len = ALIGN_UP(size + offset, PAGE_SIZE);
 	page = ioremap_page_size(base, len);
-	if (vm_area_alloc(len, page_size_bytes(page), VMAP_KIND_IOREMAP, &area))
+	if (vm_borrow_range(len, page_size_bytes(page), VMAP_KIND_IOREMAP, &area))
 		return NULL;
-	err = vm_map_range(area->start, base, len, PT_PROT_RW, cache, page);
-	if (err) {   /* kpt_map() undid everything: nothing to flush */
+	m = (struct kpt_mapping){
+		.va = area->start, .pa = base, .size = len, .prot = PT_PROT_RW,
+		.cache = cache, .max_page = page,
+	};
+	err = vm_map_area(&m);
+	if (err) {   /* kpt_map() changed nothing: nothing to flush */
 		printk("%s: mapping [pa %#llx, +%#llx) failed with %d\n", fn,
 		       (unsigned long long)pa, (unsigned long long)size, err);
-		vm_area_release_flushed(area);
+		vm_return_range(area);
 		return NULL;
 	}
 	COUNTER_ADD(vm_stats.ioremaps, 1);
@@ -125,10 +130,10 @@ void iounmap(const void *addr)
 
 	if (!addr)
 		return;
-	if (vm_area_begin_free("iounmap", ALIGN_DOWN((virt_addr_t)addr, PAGE_SIZE),
-			       VMAP_KIND_IOREMAP, &area))
+	if (vm_claim_area("iounmap", ALIGN_DOWN((virt_addr_t)addr, PAGE_SIZE),
+			  VMAP_KIND_IOREMAP, &area))
 		return;
-	vm_unmap_area_and_free(area, NULL);
+	vm_unmap_lazily(area, NULL);
 	COUNTER_ADD(vm_stats.iounmaps, 1);
 }
 

@@ -8,7 +8,8 @@
  *   kpt_walk(va, &w)                       which level, entry, pa map va
  *   kpt_protect(va, size, prot, &g)        new permissions, same pages
  *   kpt_unmap(va, size, &g)                clear; emptied tables -> @g
- *   pt_gather_finish_local(&g)             flush, then free (mm/gather.h)
+ *   shootdown_flush_and_free(&g)           every CPU invalidates and
+ *                                          acks, then free (mm/shootdown.h)
  *
  * The rules:
  *   - A new table is zeroed before the entry that links it is written:
@@ -73,6 +74,10 @@ enum kpt_map_mode {
 				the gather with everything below them */
 };
 
+/* What kpt_map() maps: [va, va + size) to [pa, pa + size), or, when
+ * next_frame is set, to scattered frames (vmalloc's and vmap's pages):
+ * next_frame(cursor) returns the frame for each 4 KiB page in address
+ * order, size / 4 KiB times, and pa and max_page are not used. */
 struct kpt_mapping {
 	virt_addr_t va;
 	phys_addr_t pa;
@@ -80,6 +85,8 @@ struct kpt_mapping {
 	enum pt_prot prot;
 	enum pt_cache cache;
 	enum pt_page_size max_page;
+	struct frame *(*next_frame)(void *cursor);
+	void *cursor;
 };
 
 struct kpt_walk {

@@ -181,13 +181,10 @@ static int kpt_prepare_pgd_range(struct kpt_map_ctx *c, const pgd_t *pgd,
 static void kpt_spares_free(struct kpt_map_ctx *c)
 {
 	for (enum pt_level l = PT_LEVEL_PTE; l < PT_LEVEL_PGD; l++) {
-		while (c->spare[l]) {
-			struct frame *f = c->spare[l];
+		struct frame *f;
 
-			c->spare[l] = f->next == FRAME_NIL ? NULL : &frame_table[f->next];
-			f->next = FRAME_NIL;
+		while ((f = frame_list_pop(&c->spare[l])))
 			frame_free(f, frame_use_of_level(l));
-		}
 	}
 }
 
@@ -208,9 +205,7 @@ static int kpt_prealloc(struct kpt_map_ctx *c)
 				kpt_spares_free(c);
 				return -ENOMEM;
 			}
-			f->next = c->spare[l] ? (uint32_t)frame_pfn(c->spare[l]) :
-						FRAME_NIL;
-			c->spare[l] = f;
+			frame_list_push(&c->spare[l], f);
 		}
 	}
 	return 0;
@@ -218,18 +213,32 @@ static int kpt_prealloc(struct kpt_map_ctx *c)
 
 static struct frame *kpt_spare_take(struct kpt_map_ctx *c, enum pt_level l)
 {
-	struct frame *f = c->spare[l];
+	struct frame *f = frame_list_pop(&c->spare[l]);
 
 	if (!f)
 		panic("kpt_map: step 1 counted %u %s tables, step 3 needs more "
 		      "(va %#llx, size %#llx)", c->need[l], pt_level_name(l),
 		      (unsigned long long)c->m->va, (unsigned long long)c->m->size);
-	c->spare[l] = f->next == FRAME_NIL ? NULL : &frame_table[f->next];
-	f->next = FRAME_NIL;
 	return f;
 }
 
 /* ---- step 3: map (cannot fail) ---- */
+
+/* The physical address the leaf for @addr maps. */
+static phys_addr_t kpt_leaf_pa(const struct kpt_map_ctx *c, virt_addr_t addr)
+{
+	struct frame *f;
+
+	if (!c->m->next_frame)
+		return addr + c->va_to_pa;
+	f = c->m->next_frame(c->m->cursor);
+	if (!f)
+		panic("kpt_map: the frame source ran dry at va %#llx of "
+		      "[%#llx, +%#llx); expected one frame per 4 KiB page",
+		      (unsigned long long)addr, (unsigned long long)c->m->va,
+		      (unsigned long long)c->m->size);
+	return frame_pa(f);
+}
 
 /* Put a leaf for @addr in @entry, replacing (KPT_MAP_REPLACE) whatever
  * was there; a table there goes on the gather with all below it.
@@ -239,7 +248,7 @@ static struct frame *kpt_spare_take(struct kpt_map_ctx *c, enum pt_level l)
 static void kpt_set_leaf(struct kpt_map_ctx *c, pte_t *entry,
 			 enum pt_level level, virt_addr_t addr)
 {
-	pte_t leaf = kpt_make_leaf(addr + c->va_to_pa, level, c->m->prot,
+	pte_t leaf = kpt_make_leaf(kpt_leaf_pa(c, addr), level, c->m->prot,
 				   c->m->cache);
 
 	if (pte_is_table(READ_ONCE(*entry), level))
@@ -368,7 +377,8 @@ int kpt_map(const struct kpt_mapping *m, enum kpt_map_mode mode,
 	struct kpt_map_ctx c = {
 		.m = m, .mode = mode, .gather = gather,
 		.va_to_pa = m->pa - m->va,
-		.max_leaf = kpt_max_leaf_level(m->max_page),
+		.max_leaf = m->next_frame ? PT_LEVEL_PTE :
+			    kpt_max_leaf_level(m->max_page),
 	};
 	virt_addr_t end = m->va + m->size;
 	irqflags_t irq;

@@ -22,6 +22,7 @@
 #ifndef MM_PTE_H
 #define MM_PTE_H
 
+#include "arch/x86/arch.h"
 #include "kernel/types.h"
 
 /* One entry of any level.  The four names document which table a
@@ -36,7 +37,7 @@ typedef pte_t pgd_t;
 /*                    bits 62..59       protection key (CR4.PKE); unused, 0 */
 /*                    bits 58..52       ignored by the CPU; unused, 0 */
 /*                    bits 51..MAXPHYADDR reserved: must be 0, else #PF(RSVD) */
-#define PTE_ADDR_MASK 0x000ffffffffff000ULL  /* bits 51..12: next table or page */
+/*                    bits 51..12       next table or page: PHYS_ADDR_MASK */
 #define PTE_PAT_HUGE  (1ULL << 12)   /* PAT index bit 2, in a 1G/2M leaf */
 /*                    bits 11..9        ignored by the CPU; unused, 0 */
 #define PTE_G         (1ULL << 8)    /* global: survives CR3 writes (CR4.PGE) */
@@ -139,14 +140,14 @@ static inline bool pte_is_table(pte_t e, enum pt_level level)
 /* Physical address of the table a table entry points to. */
 static inline phys_addr_t pte_table_addr(pte_t e)
 {
-	return e & PTE_ADDR_MASK;
+	return e & PHYS_ADDR_MASK;
 }
 
 /* Physical address of the page a leaf at @level maps (bit 12 is PAT in a
  * huge leaf, not an address bit). */
 static inline phys_addr_t pte_leaf_addr(pte_t e, enum pt_level level)
 {
-	return e & PTE_ADDR_MASK & ~(pt_level_size(level) - 1);
+	return e & PHYS_ADDR_MASK & ~(pt_level_size(level) - 1);
 }
 
 #endif

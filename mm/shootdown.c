@@ -67,23 +67,27 @@ static bool range_needs_full_flush(virt_addr_t start, virt_addr_t end)
 	       (end - start) / PAGE_SIZE > SHOOTDOWN_INVLPG_CEILING;
 }
 
-/* Invalidate [start, end) in this CPU's TLB and paging-structure caches:
- * INVLPG per page up to the ceiling, a full flush beyond; counted.
+/* Invalidate the request's range in this CPU's TLB and paging-structure
+ * caches: INVLPG per page up to the ceiling, else a full flush; counted.
+ * Either instruction empties this CPU's paging-structure caches, so the
+ * model of them (mm/psc_model.h) is emptied here too.
  * => any context.  TLB: nothing stale here for the range. */
-static void shootdown_invalidate_local(virt_addr_t start, virt_addr_t end)
+static void shootdown_invalidate_local(const struct shootdown_request *req)
 {
 	struct shootdown_stats *st = this_cpu_stats();
 
-	if (start == end)
-		return;
-	if (range_needs_full_flush(start, end)) {
+	if (req->full_flush) {
 		tlb_flush_local_all();
 		COUNTER_ADD(st->full_flushes, 1);
-		return;
+	} else if (req->start != req->end) {
+		for (virt_addr_t va = req->start; va != req->end; va += PAGE_SIZE)
+			tlb_flush_local_page(va);
+		COUNTER_ADD(st->pages_invalidated,
+			    (req->end - req->start) / PAGE_SIZE);
+	} else {
+		return;   /* frames but no stale range: nothing was mapped */
 	}
-	for (virt_addr_t va = start; va != end; va += PAGE_SIZE)
-		tlb_flush_local_page(va);
-	COUNTER_ADD(st->pages_invalidated, (end - start) / PAGE_SIZE);
+	psc_model_invalidate_this_cpu();
 }
 
 /* The IPI handler's work, on every target.
@@ -92,15 +96,8 @@ static void shootdown_invalidate_local(virt_addr_t start, virt_addr_t end)
  *    acknowledges, which is what the sender waits for. */
 static void shootdown_on_target(void *arg)
 {
-	const struct shootdown_request *req = arg;
-
 	COUNTER_ADD(this_cpu_stats()->ipis_received, 1);
-	if (req->full_flush) {
-		tlb_flush_local_all();
-		COUNTER_ADD(this_cpu_stats()->full_flushes, 1);
-	} else {
-		shootdown_invalidate_local(req->start, req->end);
-	}
+	shootdown_invalidate_local(arg);
 }
 
 /* Step 3b: the other translation caches, after the CPUs' acks. */
@@ -118,8 +115,7 @@ static void free_gathered(struct pt_gather *g)
 {
 	struct shootdown_stats *st = this_cpu_stats();
 
-	for (struct frame *f = g->head; f;
-	     f = f->next == FRAME_NIL ? NULL : &frame_table[f->next]) {
+	for (struct frame *f = g->head; f; f = frame_list_next(f)) {
 		if (f->use == FRAME_VMALLOC) {
 			st->data_pages_freed++;
 		} else {
@@ -133,13 +129,11 @@ static void free_gathered(struct pt_gather *g)
 
 /* Step 2b: ONE IPI to every other online CPU, not waiting.  Returns
  * whether there are acknowledgments to wait for. */
-static bool invalidate_remote(struct shootdown_request *req,
-			      enum shootdown_selftest_fault fault)
+static bool invalidate_remote(struct shootdown_request *req)
 {
 	int err;
 
-	if (fault == SHOOTDOWN_FAULT_SKIP_REMOTE ||
-	    fault == SHOOTDOWN_FAULT_SKIP_ALL || smp_num_online() < 2)
+	if (smp_num_online() < 2)
 		return false;
 	err = smp_call_all_but_self(shootdown_on_target, req, SMP_NO_WAIT);
 	if (err)   /* only from a call handler or NMI: a kernel bug */
@@ -154,37 +148,63 @@ static void set_step(enum shootdown_step step)
 	WRITE_ONCE(shootdown_cpu_step[this_cpu_id()], step);
 }
 
+/* Is @step of the protocol switched off by a negative-control selftest
+ * (shootdown_selftest_fault)?  Always false outside those tests. */
+enum protocol_step { LOCAL_INVALIDATION, REMOTE_INVALIDATION, WAIT_BEFORE_FREE };
+static bool selftest_disabled(enum shootdown_selftest_fault fault,
+			      enum protocol_step step)
+{
+	switch (fault) {
+	case SHOOTDOWN_FAULT_SKIP_ALL:
+		return step != WAIT_BEFORE_FREE;
+	case SHOOTDOWN_FAULT_SKIP_REMOTE:
+		return step == REMOTE_INVALIDATION;
+	case SHOOTDOWN_FAULT_FREE_BEFORE_ACK:
+		return step == WAIT_BEFORE_FREE;
+	case SHOOTDOWN_SAFE:
+		break;
+	}
+	return false;
+}
+
 void shootdown_flush_and_free(struct pt_gather *g)
 {
 	enum shootdown_selftest_fault fault = READ_ONCE(shootdown_selftest_fault);
 	struct shootdown_request *req = &shootdown_requests[this_cpu_id()];
-	bool acks_due;
+	bool acks_due = false;
 
 	if (pt_gather_empty(g))
 		return;
 	BUG_ON(smp_in_call_handler());
 	this_cpu_stats()->shootdowns++;
-
+	/* 1. UNHOOK was the caller's: the gather holds the range to flush. */
 	*req = (struct shootdown_request){
 		.start = g->stale_start, .end = g->stale_end,
 		.full_flush = g->stale_start != g->stale_end &&
 			      range_needs_full_flush(g->stale_start, g->stale_end),
 	};
+
+	/* 2. INVALIDATE here, and with ONE IPI everywhere else. */
 	set_step(SHOOTDOWN_INVALIDATING);
-	if (fault != SHOOTDOWN_FAULT_SKIP_ALL)
-		shootdown_invalidate_local(req->start, req->end);   /* 2a */
-	acks_due = invalidate_remote(req, fault);                   /* 2b */
-	if (fault == SHOOTDOWN_FAULT_FREE_BEFORE_ACK) {
+	if (!selftest_disabled(fault, LOCAL_INVALIDATION))
+		shootdown_invalidate_local(req);
+	if (!selftest_disabled(fault, REMOTE_INVALIDATION))
+		acks_due = invalidate_remote(req);
+
+	/* 3. WAIT for every acknowledgment, then tell the subscribers. */
+	if (selftest_disabled(fault, WAIT_BEFORE_FREE)) {
 		set_step(SHOOTDOWN_FREEING);   /* the bug: targets may still */
 		free_gathered(g);              /* hold entries into these pages */
 	}
 	if (acks_due) {
-		set_step(SHOOTDOWN_WAITING_FOR_ACKS);                /* 3 */
+		set_step(SHOOTDOWN_WAITING_FOR_ACKS);
 		smp_call_wait_for_acks();
 	}
-	notify_subscribers(req);                                    /* 3b */
+	notify_subscribers(req);
+
+	/* 4. FREE: no CPU and no subscriber can reach the frames now. */
 	set_step(SHOOTDOWN_FREEING);
-	free_gathered(g);                    /* 4; empty if freed above */
+	free_gathered(g);
 	set_step(SHOOTDOWN_IDLE);
 }
 

@@ -1,65 +1,235 @@
-/* vmalloc.c: vmalloc, vzalloc, vfree, vmap, vunmap (mm/vmalloc.h).
+/* vmalloc.c: vmalloc, vzalloc, vfree, vmap, vunmap (mm/vmalloc.h), and
+ * the lazy purge that every lazy free ends in.
  *
- * The map path needs no TLB flush on x86: it only turns not-present
- * entries into present ones, and no CPU caches a not-present entry
- * (SDM Vol. 3A, 4.10.2.3 "Details of TLB Use": only translations whose
- * entries are present are cached).  A flush is needed only when a
- * PRESENT entry changes, which happens on unmap (vfree, vunmap,
- * iounmap) and on replacement (ioremap_replace_at), and those go
- * through mm/shootdown.c.  The vmalloc window never changes a present
- * entry on map: a range is lent again only after the purge that shot
- * its old translations down.
+ * One vfree, read top to bottom, goes through this file and then down:
  *
- * A vmalloc area's data frames are listed through their struct frame's
- * .next (the same link the gather uses later), the first in area->owner:
- * no array to allocate, and vfree moves them onto the gather one by one.
+ *   vfree(addr)
+ *     vm_claim_area()          BUSY -> UNMAPPING        mm/vmap_area.c
+ *     vm_unmap_lazily()
+ *       unmap_area_onto()      clear the entries; emptied tables and the
+ *                              data frames go on a gather   mm/kpt_unmap.c
+ *       the gather joins vm_lazy.pending; UNMAPPING -> LAZY
+ *       vm_purge_lazy_now()    when too much waits (or the window, or the
+ *                              frames, run short)
+ *         shootdown_flush_and_free()   invalidate everywhere, wait for
+ *                              every ack, then frame_free() each page
+ *                                                       mm/shootdown.c
+ *         vmap_purge_finish()  LAZY -> FREE: the range may be lent again
+ *
+ * The map side needs no TLB flush on x86: it only turns not-present
+ * entries into present ones, and no CPU caches a not-present entry (SDM
+ * Vol. 3A, 4.10.2.3 "Details of TLB Use").  A flush is needed when a
+ * PRESENT entry changes: on unmap, and on replacement (mm/ioremap.c).
+ * The window never changes a present entry on map: a range is lent
+ * again only after the purge that shot its old translations down.
+ *
+ * A vmalloc area's data frames are a list linked through their struct
+ * frame (frame_list_push/next, mm/frame.h), the first in area->owner: no
+ * array to allocate, and vfree moves them onto the gather one by one.
+ *
+ * Locks, in the order they nest:
+ *   vm_lazy.lock          guards vm_lazy.pending and the LAZY step, so
+ *                         an area and its pages always enter one purge
+ *                         together;
+ *   vm_space.lock         (inside mm/vmap_area.c) the trees;
+ *   vmap_node_pool.lock   a leaf (mm/vmap_node_pool.c).
  */
+#include "arch/x86/arch.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
+#include "kernel/smp.h"
+#include "kernel/spinlock.h"
 #include "kernel/string.h"
 #include "mm/layout.h"
 #include "mm/shootdown.h"
 #include "mm/vmalloc_internal.h"
 
-int vm_map_range(virt_addr_t va, phys_addr_t pa, uint64_t size,
-		 enum pt_prot prot, enum pt_cache cache,
-		 enum pt_page_size max_page)
-{
-	struct kpt_mapping m = {
-		.va = va, .pa = pa, .size = size, .prot = prot,
-		.cache = cache, .max_page = max_page,
-	};
+struct vm_stats vm_stats;
+uint64_t vm_lazy_max_pages_override;
 
-	return kpt_map(&m, KPT_MAP_NEW, NULL);
+/* The window's ranges (mm/vmap_area.h). */
+static struct vmap_space vm_space;
+
+/* Page tables and data pages of LAZY areas, waiting for the purge's
+ * shootdown, with the ranges whose translations may still be cached. */
+static struct {
+	struct spinlock lock;
+	struct pt_gather pending;
+} vm_lazy = { .lock = SPINLOCK_INIT("vm_lazy") };
+
+void vmalloc_init(void)
+{
+	struct vmap_area *first = vmap_node_pool_first();
+
+	if (!first)
+		panic("vmalloc_init: no frame for the first area nodes");
+	if (vmap_space_init(&vm_space, VMALLOC_START, VMALLOC_END, first))
+		panic("vmalloc_init: bad window [%#llx, %#llx)",
+		      (unsigned long long)VMALLOC_START,
+		      (unsigned long long)VMALLOC_END);
 }
 
-void vm_unmap_range(virt_addr_t va, uint64_t size, struct pt_gather *g)
+/* ---- ranges of the window ---- */
+
+int vm_borrow_range(uint64_t size, uint64_t align, enum vmap_kind kind,
+		    struct vmap_area **out)
 {
-	int err = kpt_unmap(va, size, g);
+	struct vmap_node_reserve r = { NULL, NULL };
+	int err = vmap_node_reserve_fill(&r);
+
+	if (!err) {
+		err = vmap_area_alloc(&vm_space, size, align, kind, &r, out);
+		if (err == -ENOMEM && vm_lazy_pages() > 0) {
+			vm_purge_lazy_now();   /* the window is short: purge */
+			err = vmap_area_alloc(&vm_space, size, align, kind, &r, out);
+		}
+	}
+	vmap_node_reserve_return(&r);
+	return err;
+}
+
+int vm_claim_area(const char *fn, virt_addr_t addr, enum vmap_kind kind,
+		  struct vmap_area **out)
+{
+	if (vmap_area_begin_free(&vm_space, addr, kind, out) == 0)
+		return 0;
+	/* vmap_area_begin_free() printed what @addr is; say who asked. */
+	printk("%s(%#llx): refused, nothing freed\n", fn,
+	       (unsigned long long)addr);
+	COUNTER_ADD(vm_stats.bad_frees, 1);
+	return -EINVAL;
+}
+
+void vm_return_range(struct vmap_area *area)
+{
+	struct vmap_spares spares = { NULL, 0 };
+
+	vmap_area_free_unmapped(&vm_space, area, &spares);
+	vmap_spares_return(&spares);
+}
+
+int vm_map_area(struct kpt_mapping *m)
+{
+	int err = kpt_map(m, KPT_MAP_NEW, NULL);
+
+	if (err == -ENOMEM && vm_lazy_pages() > 0) {
+		vm_purge_lazy_now();   /* page tables wait there: free them */
+		err = kpt_map(m, KPT_MAP_NEW, NULL);
+	}
+	return err;
+}
+
+/* ---- unmapping: now, or lazily ---- */
+
+/* Clear the area's entries onto @g.  Cannot fail for an area's range. */
+static void unmap_area_onto(const struct vmap_area *area, struct pt_gather *g)
+{
+	int err = kpt_unmap(area->start, area->end - area->start, g);
 
 	if (err)
-		panic("vm_unmap_range: kpt_unmap(%#llx, %#llx) failed with %d; "
+		panic("vmalloc: kpt_unmap(%#llx, %#llx) failed with %d; "
 		      "expected an area's range to unmap",
-		      (unsigned long long)va, (unsigned long long)size, err);
+		      (unsigned long long)area->start,
+		      (unsigned long long)(area->end - area->start), err);
 }
 
-enum vm_flush_policy vm_flush_policy = VM_FLUSH_LAZY;
-
-/* ---- the data frames of a vmalloc area ---- */
-
-static struct frame *frame_list_next(const struct frame *f)
-{
-	return f->next == FRAME_NIL ? NULL : &frame_table[f->next];
-}
-
-static void frame_list_free_unmapped(struct frame *head)
+/* Move every frame of the list onto @g (the gather rewrites the links,
+ * so read each next first). */
+static void frame_list_gather(struct frame *head, struct pt_gather *g)
 {
 	while (head) {
 		struct frame *next = frame_list_next(head);
 
-		frame_free(head, FRAME_VMALLOC);   /* never mapped: no TLB */
+		pt_gather_add(g, head);
 		head = next;
 	}
+}
+
+void vm_unmap_now(struct vmap_area *area, struct frame *frames)
+{
+	struct pt_gather g;
+
+	pt_gather_init(&g);
+	unmap_area_onto(area, &g);
+	frame_list_gather(frames, &g);
+	shootdown_flush_and_free(&g);   /* every CPU acked; pages freed */
+	vm_return_range(area);
+}
+
+void vm_unmap_lazily(struct vmap_area *area, struct frame *frames)
+{
+	struct pt_gather g;
+	uint64_t waiting;
+	irqflags_t irq;
+
+	pt_gather_init(&g);
+	unmap_area_onto(area, &g);
+	frame_list_gather(frames, &g);
+
+	irq = spin_lock_irqsave(&vm_lazy.lock);
+	pt_gather_splice(&vm_lazy.pending, &g);
+	vmap_area_lazy_free(&vm_space, area);
+	waiting = vm_lazy_pages();
+	vm_stats.lazy_pages_max = MAX(vm_stats.lazy_pages_max, waiting);
+	spin_unlock_irqrestore(&vm_lazy.lock, irq);
+
+	if (waiting > vm_lazy_max_pages())
+		vm_purge_lazy_now();
+}
+
+/* ---- the purge ---- */
+
+/* Take every waiting area and its pages, shoot down once, then free.
+ * Two purges may run at once on two CPUs: each takes a disjoint batch
+ * under vm_lazy.lock and returns only its own (mm/vmap_area.h). */
+void vm_purge_lazy_now(void)
+{
+	struct vmap_purge_batch batch;
+	struct vmap_spares spares = { NULL, 0 };
+	struct pt_gather g;
+	irqflags_t irq;
+
+	pt_gather_init(&g);
+	irq = spin_lock_irqsave(&vm_lazy.lock);
+	pt_gather_splice(&g, &vm_lazy.pending);
+	vmap_purge_begin(&vm_space, &batch);
+	spin_unlock_irqrestore(&vm_lazy.lock, irq);
+	if (batch.nr_areas == 0 && pt_gather_empty(&g))
+		return;
+
+	pt_gather_note_stale(&g, batch.flush_start, batch.flush_end);
+	shootdown_flush_and_free(&g);     /* every CPU acked; pages freed */
+	COUNTER_ADD(vm_stats.purges, 1);
+	COUNTER_ADD(vm_stats.areas_purged, batch.nr_areas);
+	vmap_purge_finish(&vm_space, &batch, &spares);
+	vmap_spares_return(&spares);
+}
+
+uint64_t vm_lazy_max_pages(void)
+{
+	unsigned int log = 0;
+
+	if (vm_lazy_max_pages_override)
+		return vm_lazy_max_pages_override;
+	for (unsigned int n = smp_num_online(); n; n >>= 1)
+		log++;                              /* Linux: fls(cpus) */
+	return log * (32 * MiB / PAGE_SIZE);
+}
+
+uint64_t vm_lazy_pages(void)
+{
+	return READ_ONCE(vm_space.lazy_bytes) / PAGE_SIZE;
+}
+
+/* ---- vmalloc, vzalloc, vfree ---- */
+
+/* Frames never mapped: no TLB can hold them. */
+static void frame_list_free_unmapped(struct frame *head)
+{
+	struct frame *f;
+
+	while ((f = frame_list_pop(&head)))
+		frame_free(f, FRAME_VMALLOC);
 }
 
 /* @n frames for a vmalloc area, listed; NULL if the allocator is out
@@ -81,70 +251,20 @@ static struct frame *frame_list_alloc(uint64_t n)
 			frame_list_free_unmapped(head);
 			return NULL;
 		}
-		f->next = head ? (uint32_t)frame_pfn(head) : FRAME_NIL;
-		head = f;
+		frame_list_push(&head, f);
 	}
 	return head;
 }
 
-/* Move every frame of the list onto @g (links are rewritten by the
- * gather, so read each next first). */
-static void frame_list_gather(struct frame *head, struct pt_gather *g)
+/* kpt_map()'s frame source for a list: each call hands out the next. */
+static struct frame *next_listed_frame(void *cursor)
 {
-	while (head) {
-		struct frame *next = frame_list_next(head);
+	struct frame **at = cursor, *f = *at;
 
-		pt_gather_add(g, head);
-		head = next;
-	}
+	if (f)
+		*at = frame_list_next(f);
+	return f;
 }
-
-/* A map that ran out of page-table frames halfway: undo it like a free,
- * lazily (some pages were mapped, so some CPU may have cached them).
- * @frames (vmalloc's own data frames, or NULL) are freed after the purge. */
-static void vm_undo_partial_map(struct vmap_area *area, struct frame *frames)
-{
-	struct pt_gather g;
-
-	pt_gather_init(&g);
-	vm_unmap_range(area->start, area->end - area->start, &g);
-	frame_list_gather(frames, &g);
-	vm_area_abandon(area, &g);
-}
-
-/* The unmap path shared by vfree and iounmap: @area is UNMAPPING (or a
- * failed map's), @frames its data frames or NULL.  Frees per policy.
- * => TLB: LAZY: stale anywhere until the purge; else nothing stale. */
-void vm_unmap_area_and_free(struct vmap_area *area, struct frame *frames)
-{
-	virt_addr_t va = area->start, end = area->end;
-	struct pt_gather g;
-
-	pt_gather_init(&g);
-	switch (READ_ONCE(vm_flush_policy)) {
-	case VM_FLUSH_LAZY:
-		vm_unmap_range(va, end - va, &g);
-		frame_list_gather(frames, &g);
-		vm_area_free_lazy(area, &g);
-		return;
-	case VM_FLUSH_PER_UNMAP:
-		vm_unmap_range(va, end - va, &g);
-		break;
-	case VM_FLUSH_PER_PAGE:   /* ioremap may use huge pages: per unmap */
-		for (; area->kind != VMAP_KIND_IOREMAP && va + PAGE_SIZE < end;
-		     va += PAGE_SIZE) {
-			vm_unmap_range(va, PAGE_SIZE, &g);
-			shootdown_flush_and_free(&g);
-		}
-		vm_unmap_range(va, end - va, &g);
-		break;
-	}
-	frame_list_gather(frames, &g);
-	shootdown_flush_and_free(&g);
-	vm_area_release_flushed(area);
-}
-
-/* ---- vmalloc ---- */
 
 enum vm_fill { VM_FILL_UNDEFINED, VM_FILL_ZERO };
 
@@ -158,50 +278,44 @@ static bool vm_size_ok(const char *fn, uint64_t size)
 	return false;
 }
 
-/* Map the listed frames at consecutive pages from @va.  On error the
- * pages mapped so far stay mapped; *mapped says how many. */
-static int map_frame_list(virt_addr_t va, struct frame *head,
-			  enum pt_prot prot, uint64_t *mapped)
-{
-	int err = 0;
-
-	*mapped = 0;
-	for (struct frame *f = head; f && !err; f = frame_list_next(f)) {
-		err = vm_map_range(va + *mapped * PAGE_SIZE, frame_pa(f),
-				   PAGE_SIZE, prot, PT_CACHE_WB, PT_PAGE_4K);
-		if (!err)
-			(*mapped)++;
-	}
-	return err;
-}
-
+/* Check, take the range and the frames, then map: all or nothing.
+ * => TLB: none needed (not-present -> present only). */
 static void *vmalloc_fill(const char *fn, size_t size, enum vm_fill fill)
 {
-	uint64_t n, mapped;
+	struct frame *frames, *cursor;
+	struct kpt_mapping m;
 	struct vmap_area *area;
-	struct frame *frames;
+	uint64_t n;
+	int err;
 
 	if (!vm_size_ok(fn, size))
 		return NULL;
 	n = ALIGN_UP((uint64_t)size, PAGE_SIZE) / PAGE_SIZE;
-	if (vm_area_alloc(n * PAGE_SIZE, PAGE_SIZE, VMAP_KIND_VMALLOC, &area))
+	if (vm_borrow_range(n * PAGE_SIZE, PAGE_SIZE, VMAP_KIND_VMALLOC, &area))
 		return NULL;
 	frames = frame_list_alloc(n);
 	if (!frames) {
 		printk("%s: out of frames for %llu pages\n", fn,
 		       (unsigned long long)n);
-		vm_area_release_flushed(area);   /* nothing was mapped */
+		vm_return_range(area);   /* nothing was mapped */
 		return NULL;
 	}
 	for (struct frame *f = frames; fill == VM_FILL_ZERO && f;
 	     f = frame_list_next(f))
 		memset(frame_virt(f), 0, PAGE_SIZE);   /* before it is visible */
 
-	if (map_frame_list(area->start, frames, PT_PROT_RW, &mapped)) {
-		/* Out of page-table frames halfway: undo like a vfree. */
-		printk("%s: out of page-table frames after %llu of %llu pages\n",
-		       fn, (unsigned long long)mapped, (unsigned long long)n);
-		vm_undo_partial_map(area, frames);
+	cursor = frames;
+	m = (struct kpt_mapping){
+		.va = area->start, .size = n * PAGE_SIZE, .prot = PT_PROT_RW,
+		.cache = PT_CACHE_WB, .max_page = PT_PAGE_4K,
+		.next_frame = next_listed_frame, .cursor = &cursor,
+	};
+	err = vm_map_area(&m);
+	if (err) {   /* kpt_map() changed nothing */
+		printk("%s: mapping %llu pages failed with %d\n", fn,
+		       (unsigned long long)n, err);
+		frame_list_free_unmapped(frames);
+		vm_return_range(area);
 		return NULL;
 	}
 	area->owner = frames;
@@ -226,27 +340,42 @@ void vfree(const void *addr)
 	struct vmap_area *area;
 	struct frame *frames;
 
-	if (!addr)
-		return;
-	if (vm_area_begin_free("vfree", (virt_addr_t)addr, VMAP_KIND_VMALLOC,
-			       &area))
+	if (!addr || vm_claim_area("vfree", (virt_addr_t)addr,
+				   VMAP_KIND_VMALLOC, &area))
 		return;
 	frames = area->owner;
 	area->owner = NULL;
-	vm_unmap_area_and_free(area, frames);
+	vm_unmap_lazily(area, frames);
 	COUNTER_ADD(vm_stats.vfrees, 1);
 }
 
-/* ---- vmap ---- */
+/* => TLB: no CPU holds a translation for the range on return; its
+ *    pages and emptied tables are free. */
+void vfree_now(const void *addr)
+{
+	struct vmap_area *area;
+	struct frame *frames;
+
+	if (!addr || vm_claim_area("vfree_now", (virt_addr_t)addr,
+				   VMAP_KIND_VMALLOC, &area))
+		return;
+	frames = area->owner;
+	area->owner = NULL;
+	vm_unmap_now(area, frames);
+	COUNTER_ADD(vm_stats.vfrees, 1);
+}
+
+/* ---- vmap, vunmap ---- */
 
 static bool vmap_args_ok(struct frame *const *pages, size_t count,
 			 enum pt_prot prot)
 {
-	if (!pages || count == 0 || count > (VMALLOC_END - VMALLOC_START) / PAGE_SIZE / 2) {
+	uint64_t max = (VMALLOC_END - VMALLOC_START) / PAGE_SIZE / 2;
+
+	if (!pages || count == 0 || count > max) {
 		printk("vmap: pages %p with count %zu: need a non-NULL array "
 		       "and 1..%llu pages\n", pages, count,
-		       (unsigned long long)((VMALLOC_END - VMALLOC_START) /
-					    PAGE_SIZE / 2));
+		       (unsigned long long)max);
 		return false;
 	}
 	if (prot < PT_PROT_RO || prot > PT_PROT_RX) {
@@ -266,24 +395,35 @@ static bool vmap_args_ok(struct frame *const *pages, size_t count,
 	return true;
 }
 
+/* kpt_map()'s frame source for an array: each call hands out the next. */
+static struct frame *next_array_frame(void *cursor)
+{
+	struct frame *const **at = cursor;
+
+	return *(*at)++;
+}
+
+/* => TLB: none needed (not-present -> present only). */
 void *vmap(struct frame *const *pages, size_t count, enum pt_prot prot)
 {
+	struct frame *const *cursor = pages;
+	struct kpt_mapping m;
 	struct vmap_area *area;
-	int err = 0;
-	size_t i;
+	int err;
 
 	if (!vmap_args_ok(pages, count, prot))
 		return NULL;
-	if (vm_area_alloc(count * PAGE_SIZE, PAGE_SIZE, VMAP_KIND_VMAP, &area))
+	if (vm_borrow_range(count * PAGE_SIZE, PAGE_SIZE, VMAP_KIND_VMAP, &area))
 		return NULL;
-	for (i = 0; i < count && !err; i++)
-		err = vm_map_range(area->start + i * PAGE_SIZE,
-				   frame_pa(pages[i]), PAGE_SIZE, prot,
-				   PT_CACHE_WB, PT_PAGE_4K);
-	if (err) {
-		printk("vmap: out of page-table frames after %zu of %zu pages\n",
-		       i - 1, count);
-		vm_undo_partial_map(area, NULL);
+	m = (struct kpt_mapping){
+		.va = area->start, .size = count * PAGE_SIZE, .prot = prot,
+		.cache = PT_CACHE_WB, .max_page = PT_PAGE_4K,
+		.next_frame = next_array_frame, .cursor = &cursor,
+	};
+	err = vm_map_area(&m);
+	if (err) {   /* kpt_map() changed nothing */
+		printk("vmap: mapping %zu pages failed with %d\n", count, err);
+		vm_return_range(area);
 		return NULL;
 	}
 	COUNTER_ADD(vm_stats.vmaps, 1);
@@ -296,16 +436,34 @@ void *vmap(struct frame *const *pages, size_t count, enum pt_prot prot)
 void vunmap(const void *addr)
 {
 	struct vmap_area *area;
-	struct pt_gather g;
 
-	if (!addr)
+	if (!addr || vm_claim_area("vunmap", (virt_addr_t)addr,
+				   VMAP_KIND_VMAP, &area))
 		return;
-	if (vm_area_begin_free("vunmap", (virt_addr_t)addr, VMAP_KIND_VMAP,
-			       &area))
-		return;
-	pt_gather_init(&g);
-	vm_unmap_range(area->start, area->end - area->start, &g);
-	shootdown_flush_and_free(&g);
-	vm_area_release_flushed(area);
+	vm_unmap_now(area, NULL);
 	COUNTER_ADD(vm_stats.vunmaps, 1);
+}
+
+/* ---- the boot summary ---- */
+
+void vm_print_summary(void)
+{
+	printk("vmalloc: %llu vmalloc, %llu vfree, %llu vmap, %llu vunmap, "
+	       "%llu ioremap, %llu iounmap, %llu refused frees\n",
+	       (unsigned long long)vm_stats.vmallocs,
+	       (unsigned long long)vm_stats.vfrees,
+	       (unsigned long long)vm_stats.vmaps,
+	       (unsigned long long)vm_stats.vunmaps,
+	       (unsigned long long)vm_stats.ioremaps,
+	       (unsigned long long)vm_stats.iounmaps,
+	       (unsigned long long)vm_stats.bad_frees);
+	printk("vmalloc: %llu purges of %llu areas; %llu pages waiting now, "
+	       "%llu at most (limit %llu); %llu busy areas; %llu node frames\n",
+	       (unsigned long long)vm_stats.purges,
+	       (unsigned long long)vm_stats.areas_purged,
+	       (unsigned long long)vm_lazy_pages(),
+	       (unsigned long long)vm_stats.lazy_pages_max,
+	       (unsigned long long)vm_lazy_max_pages(),
+	       (unsigned long long)READ_ONCE(vm_space.nr_busy),
+	       (unsigned long long)vmap_node_pool_frames());
 }

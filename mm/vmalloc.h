@@ -42,6 +42,12 @@ void *vmalloc(size_t size);                    /* contents undefined */
 void *vzalloc(size_t size);                    /* zeroed */
 void vfree(const void *addr);                  /* lazy */
 
+/* vfree, but with its own shootdown now instead of the purge's: on
+ * return no CPU holds a translation for the area, and its pages and
+ * emptied tables are free.  One IPI per call: for callers that must
+ * know the memory is gone everywhere (the benchmarks compare it). */
+void vfree_now(const void *addr);
+
 /* Map @count frames, in order, with rights @prot; the frames stay the
  * caller's (not freed by vunmap). */
 void *vmap(struct frame *const *pages, size_t count, enum pt_prot prot);
@@ -72,14 +78,6 @@ void vm_purge_lazy_now(void);
 uint64_t vm_lazy_max_pages(void);
 extern uint64_t vm_lazy_max_pages_override;
 
-/* How vfree and iounmap flush.  LAZY is the kernel's policy; the other
- * two exist so that `make bench` can compare strategies in one boot.
- *   VM_FLUSH_LAZY       purge many areas with one shootdown (default)
- *   VM_FLUSH_PER_UNMAP  one shootdown per vfree/iounmap, then free
- *   VM_FLUSH_PER_PAGE   one shootdown per page: the naive way */
-enum vm_flush_policy { VM_FLUSH_LAZY, VM_FLUSH_PER_UNMAP, VM_FLUSH_PER_PAGE };
-extern enum vm_flush_policy vm_flush_policy;
-
 /* Counters for tests, the boot summary and gdb ("p vm_stats"). */
 struct vm_stats {
 	uint64_t vmallocs, vfrees, vmaps, vunmaps, ioremaps, iounmaps;
@@ -87,8 +85,6 @@ struct vm_stats {
 	uint64_t purges;               /* lazy purges that shot down */
 	uint64_t areas_purged;
 	uint64_t lazy_pages_max;       /* the most pages ever waiting */
-	uint64_t node_frames;          /* frames holding area nodes: they
-					  are kept, not freed (see .c) */
 };
 extern struct vm_stats vm_stats;
 

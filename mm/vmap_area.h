@@ -226,4 +226,24 @@ static inline struct vmap_area *vmap_spares_pop(struct vmap_spares *sp)
 	return va;
 }
 
+/* ---- the kernel's node pool (mm/vmap_node_pool.c) ----
+ * Where nodes come from in the kernel (the host tests bring their own).
+ * => no lock of the area allocator held: the pool may allocate a frame. */
+
+/* The node for vmap_space_init(); NULL when no frame is free. */
+struct vmap_area *vmap_node_pool_first(void);
+
+/* Fill both slots of @r from the pool.  -ENOMEM when no frame is free
+ * (the slots taken so far stay in @r: return them). */
+int vmap_node_reserve_fill(struct vmap_node_reserve *r);
+
+/* Put back the slots of @r that a call did not use; @r ends empty. */
+void vmap_node_reserve_return(struct vmap_node_reserve *r);
+
+/* Put back every node freeing handed back; @sp ends empty. */
+void vmap_spares_return(struct vmap_spares *sp);
+
+/* Frames carved into nodes so far (kept for good: tests count them). */
+uint64_t vmap_node_pool_frames(void);
+
 #endif

@@ -2,9 +2,11 @@
  * case flush_strategies).
  *
  * The same workload, areas mapped and then unmapped one by one, under
- * each vm_flush_policy: a shootdown per page (the naive way), one per
- * unmap, and the lazy purge that the kernel uses.  vmap areas, which
- * vunmap always flushes at once, are the eager reference.  Per unmap:
+ * three flush strategies: a shootdown per page (the naive way, built
+ * here from kpt_unmap() and shootdown_flush_and_free()), one per unmap
+ * (vfree_now()), and the lazy purge that the kernel's vfree() uses.
+ * vmap areas, which vunmap always flushes at once, are the eager
+ * reference.  Per unmap:
  * shootdowns, IPIs sent and served, cycles (the median batch), page
  * tables allocated and freed.  Asserted: the shootdown count each policy
  * promises, and lazy < per unmap <= per page in IPIs.
@@ -14,6 +16,8 @@
 #include "kernel/smp.h"
 #include "kernel/string.h"
 #include "mm/frame.h"
+#include "mm/kpt.h"
+#include "mm/shootdown.h"
 #include "mm/vmalloc.h"
 #include "tests/bench.h"
 #include "tests/vm_common.h"
@@ -33,12 +37,11 @@ enum { PER_PAGE, PER_UNMAP, LAZY, EAGER };
 
 static const struct policy {
 	const char *name, *label;
-	enum vm_flush_policy policy;
 } policies[] = {
-	[PER_PAGE]  = { "per_page",  "per page",  VM_FLUSH_PER_PAGE },
-	[PER_UNMAP] = { "per_unmap", "per unmap", VM_FLUSH_PER_UNMAP },
-	[LAZY]      = { "lazy",      "lazy",      VM_FLUSH_LAZY },
-	[EAGER]     = { "eager",     "eager",     VM_FLUSH_LAZY },   /* vunmap's own */
+	[PER_PAGE]  = { "per_page",  "per page" },
+	[PER_UNMAP] = { "per_unmap", "per unmap" },
+	[LAZY]      = { "lazy",      "lazy" },
+	[EAGER]     = { "eager",     "eager" },   /* vunmap's own */
 };
 
 static bool policy_applies(const struct workload *w, const struct policy *p)
@@ -50,6 +53,40 @@ static bool policy_applies(const struct workload *w, const struct policy *p)
 #define MAX_BATCHES 5        /* bench=full */
 static void *areas[MAX_AREAS];
 static struct frame *vmap_frames[64];
+
+/* The naive way: one shootdown per page.  Every page but the last is
+ * unmapped and shot down alone; vfree_now() unmaps the last, shoots it
+ * down and frees the area's frames (which stay the area's until then). */
+static void vfree_per_page(void *addr, uint64_t pages)
+{
+	struct pt_gather g;
+
+	for (uint64_t i = 0; i + 1 < pages; i++) {
+		pt_gather_init(&g);
+		if (kpt_unmap((virt_addr_t)addr + i * PAGE_SIZE, PAGE_SIZE, &g))
+			return;   /* not reached: the area is mapped */
+		shootdown_flush_and_free(&g);
+	}
+	vfree_now(addr);
+}
+
+static void unmap_one(const struct workload *w, size_t policy, void *addr)
+{
+	switch (policy) {
+	case PER_PAGE:
+		vfree_per_page(addr, w->pages);
+		break;
+	case PER_UNMAP:
+		vfree_now(addr);
+		break;
+	case LAZY:
+		vfree(addr);
+		break;
+	case EAGER:
+		vunmap(addr);
+		break;
+	}
+}
 
 /* Map @count areas of @w (not timed), then unmap them all under
  * @policy: the timed part, with the purge that lazy owes. */
@@ -70,18 +107,12 @@ static bool strategy_batch(const struct workload *w, const struct policy *p,
 			break;
 		vm_fill(areas[mapped], w->pages, mapped);   /* TLB entries */
 	}
-	WRITE_ONCE(vm_flush_policy, p->policy);
 	start = clock_cycles();
-	for (unsigned int i = 0; i < mapped; i++) {
-		if (w->vmap)
-			vunmap(areas[i]);
-		else
-			vfree(areas[i]);
-	}
-	if (p->policy == VM_FLUSH_LAZY)
+	for (unsigned int i = 0; i < mapped; i++)
+		unmap_one(w, (size_t)(p - policies), areas[i]);
+	if (p == &policies[LAZY])
 		vm_purge_lazy_now();
 	*cycles = clock_cycles() - start;
-	WRITE_ONCE(vm_flush_policy, VM_FLUSH_LAZY);
 	after = bench_counters_now();
 	*d = bench_counters_delta(&before, &after);
 	return mapped == count;

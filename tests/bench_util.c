@@ -25,7 +25,6 @@ unsigned int bench_pick(unsigned int full, unsigned int tiny)
 	return bench_size == BENCH_FULL ? full : tiny;
 }
 
-static enum vm_flush_policy saved_policy;
 static uint64_t saved_lazy_override;
 
 bool bench_begin(struct selftest *t)
@@ -39,9 +38,7 @@ bool bench_begin(struct selftest *t)
 				 "is neither tiny nor full", bench_option);
 		return false;
 	}
-	saved_policy = vm_flush_policy;
 	saved_lazy_override = vm_lazy_max_pages_override;
-	WRITE_ONCE(vm_flush_policy, VM_FLUSH_LAZY);
 	vm_lazy_max_pages_override = 0;
 	vm_purge_lazy_now();
 	return true;
@@ -50,7 +47,6 @@ bool bench_begin(struct selftest *t)
 void bench_end(void)
 {
 	vm_purge_lazy_now();
-	WRITE_ONCE(vm_flush_policy, saved_policy);
 	vm_lazy_max_pages_override = saved_lazy_override;
 }
 

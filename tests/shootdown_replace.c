@@ -103,8 +103,11 @@ static unsigned int replace_and_count_stale(struct selftest *t, virt_addr_t va,
 	struct pt_gather g;
 
 	for (unsigned int i = 0; i < REPLACE_PAGES; i++) {
-		struct kpt_mapping m = { va + i * PAGE_SIZE, 0, PAGE_SIZE,
-					 PT_PROT_RW, PT_CACHE_WB, PT_PAGE_4K };
+		struct kpt_mapping m = {
+			.va = va + i * PAGE_SIZE, .pa = 0, .size = PAGE_SIZE,
+			.prot = PT_PROT_RW, .cache = PT_CACHE_WB,
+			.max_page = PT_PAGE_4K,
+		};
 
 		frames[i] = frame_alloc(0, FRAME_KERNEL);
 		if (!EXPECT_TRUE(t, frames[i] != NULL))
@@ -218,10 +221,14 @@ static const struct {
 static void test_spurious_fault_decision(struct selftest *t)
 {
 	virt_addr_t va = REPLACE_VA(3);
-	struct kpt_mapping rw = { va, VM_TEST_SCRATCH_PA, PAGE_SIZE, PT_PROT_RW,
-				  PT_CACHE_WB, PT_PAGE_4K };
-	struct kpt_mapping ro = { va + PAGE_SIZE, VM_TEST_SCRATCH_PA, PAGE_SIZE,
-				  PT_PROT_RO, PT_CACHE_WB, PT_PAGE_4K };
+	struct kpt_mapping rw = {
+		.va = va, .pa = VM_TEST_SCRATCH_PA, .size = PAGE_SIZE,
+		.prot = PT_PROT_RW, .cache = PT_CACHE_WB, .max_page = PT_PAGE_4K,
+	};
+	struct kpt_mapping ro = {
+		.va = va + PAGE_SIZE, .pa = VM_TEST_SCRATCH_PA, .size = PAGE_SIZE,
+		.prot = PT_PROT_RO, .cache = PT_CACHE_WB, .max_page = PT_PAGE_4K,
+	};
 	uint64_t counted = kpt.stats.spurious_faults, expected = 0;
 	struct pt_gather g;
 

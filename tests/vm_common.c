@@ -1,5 +1,6 @@
 /* vm_common.c: see vm_common.h. */
 #include "kernel/string.h"
+#include "mm/vmap_area.h"
 #include "tests/vm_common.h"
 
 static void probe_body(struct selftest *t, unsigned int cpu, void *arg)
@@ -49,7 +50,7 @@ struct vm_counts vm_counts_now(void)
 	struct vm_counts c = {
 		.vmalloc_frames = frame_stats.frames[FRAME_VMALLOC],
 		.free_frames_plus_nodes = frame_stats.frames[FRAME_FREE] +
-					  vm_stats.node_frames,
+					  vmap_node_pool_frames(),
 	};
 
 	for (enum pt_level l = PT_LEVEL_PTE; l <= PT_LEVEL_PGD; l++) {

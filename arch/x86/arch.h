@@ -1,7 +1,15 @@
 /* arch.h: every hook that generic code (mm/, kernel/) may use to reach the
- * x86 hardware.  mm/ includes this header and nothing else from arch/x86/,
- * so the list below is the whole of what the algorithms need from the CPU.
- * The host-side unit tests (tests/host/) supply their own versions.
+ * x86 hardware.  mm/ and kernel/ include this header and nothing else from
+ * arch/x86/, so the list below is the whole of what the algorithms need
+ * from the CPU.  The host-side unit tests (tests/host/) supply their own
+ * versions of the functions.
+ *
+ * What generic code knows of x86, precisely: the page-table entry format
+ * (mm/pte.h: levels, bits, the PAT encoding), because the page-table code
+ * builds entries itself, as Linux's mm/ does through pgtable.h; and the
+ * facts in struct cpu_features.  What it never does: execute a privileged
+ * instruction (INVLPG, a CR3/CR4 write, an APIC access, cli/sti); each of
+ * those is a function below, implemented in arch/x86/.
  */
 #ifndef ARCH_X86_ARCH_H
 #define ARCH_X86_ARCH_H
@@ -16,6 +24,12 @@
 #define PAGE_SHIFT 12
 #define PAGE_SIZE  (1UL << PAGE_SHIFT)
 #define PAGE_MASK  (~(PAGE_SIZE - 1))
+
+/* The physical-address field wherever x86 stores a page-aligned physical
+ * address: page-table entries, CR3, IA32_APIC_BASE.  Bits 51..12: 52 is
+ * the architectural maximum MAXPHYADDR (SDM Vol. 3A, 4.1.4); bits from
+ * the CPU's own MAXPHYADDR up are reserved and must be 0. */
+#define PHYS_ADDR_MASK 0x000ffffffffff000ULL
 
 /* CPU facts, read once by cpu_features_init() on the boot CPU. */
 struct cpu_features {

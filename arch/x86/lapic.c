@@ -7,6 +7,7 @@
  * MSR in x2APIC mode, two 32-bit registers in xAPIC mode) and the ID
  * register (bits 31..24 in xAPIC mode, all 32 bits in x2APIC mode).
  */
+#include "arch/x86/arch.h"
 #include "arch/x86/asm.h"
 #include "arch/x86/lapic.h"
 #include "arch/x86/percpu.h"
@@ -52,7 +53,6 @@
 #define   APIC_BASE_BSP        (1ULL << 8)   /* read-only: the boot CPU */
 #define   APIC_BASE_X2APIC     (1ULL << 10)  /* EXTD */
 #define   APIC_BASE_ENABLE     (1ULL << 11)
-#define   APIC_BASE_ADDR_MASK  0x000ffffffffff000ULL
 #define MSR_X2APIC_FIRST     0x800
 #define MSR_X2APIC_ICR       0x830
 
@@ -140,7 +140,7 @@ static int lapic_map_mmio(phys_addr_t pa)
 int lapic_init_boot(phys_addr_t madt_lapic_pa)
 {
 	uint64_t base = rdmsr(MSR_APIC_BASE);
-	phys_addr_t pa = base & APIC_BASE_ADDR_MASK;
+	phys_addr_t pa = base & PHYS_ADDR_MASK;
 	int err;
 
 	if (!cpu_features.apic) {

@@ -7,7 +7,6 @@
  */
 #include "arch/x86/asm.h"
 #include "arch/x86/arch.h"
-#include "mm/psc_model.h"
 
 /* => any context; IRQs may be on.
  * => TLB: this CPU holds no translation for the page at @va, global or
@@ -16,7 +15,6 @@
 void tlb_flush_local_page(virt_addr_t va)
 {
 	invlpg(va);
-	psc_model_invalidate_this_cpu();   /* INVLPG drops them all */
 }
 
 /* => any context; IRQs are disabled around the CR4 toggle so nothing runs
@@ -36,14 +34,13 @@ void tlb_flush_local_all(void)
 	} else {
 		write_cr3(read_cr3());
 	}
-	psc_model_invalidate_this_cpu();
 	if (flags & RFLAGS_IF)
 		sti();
 }
 
 phys_addr_t arch_read_pgd_root(void)
 {
-	return read_cr3() & 0x000ffffffffff000ULL;
+	return read_cr3() & PHYS_ADDR_MASK;
 }
 
 /* => IRQs off or on; the new root must map the running code and stack.

@@ -6,6 +6,7 @@
  * faulting address) and then either the running selftest case is aborted
  * (so one bad test does not take the run down) or the kernel panics.
  */
+#include "arch/x86/arch.h"
 #include "arch/x86/asm.h"
 #include "arch/x86/percpu.h"
 #include "arch/x86/trap.h"
@@ -54,8 +55,7 @@ static void print_page_walk(uint64_t va)
 {
 	static const char *const level_names[] = { "pgd", "pud", "pmd", "pte" };
 	const uint64_t direct_map = 0xffff888000000000ULL;
-	const uint64_t addr_mask = 0x000ffffffffff000ULL;
-	uint64_t table = read_cr3() & addr_mask;
+	uint64_t table = read_cr3() & PHYS_ADDR_MASK;
 
 	printk("  page walk for %p (CR3 %p):\n", (void *)va, (void *)table);
 	for (int level = 0; level < 4; level++) {
@@ -74,7 +74,7 @@ static void print_page_walk(uint64_t va)
 		       (level == 1 || level == 2) && (entry & 0x80) ? " huge" : "");
 		if (!(entry & 1) || ((level == 1 || level == 2) && (entry & 0x80)))
 			return;
-		table = entry & addr_mask;
+		table = entry & PHYS_ADDR_MASK;
 	}
 }
 

@@ -193,7 +193,7 @@ static int host_fault_at(virt_addr_t va, uint64_t error_code)
 static int host_mmu_translate(virt_addr_t va, enum host_access access,
 			      phys_addr_t *pa)
 {
-	uint64_t rsvd = PTE_ADDR_MASK & ~((1ULL << cpu_features.phys_addr_bits) - 1);
+	uint64_t rsvd = PHYS_ADDR_MASK & ~((1ULL << cpu_features.phys_addr_bits) - 1);
 	uint64_t kind = access == HOST_WRITE ? PF_ERR_WRITE :
 			access == HOST_EXEC ? PF_ERR_INSTR : 0;
 	phys_addr_t table = kpt.root;
@@ -335,8 +335,12 @@ uint64_t host_random(uint64_t *state)
 	return x * 0x2545f4914f6cdd1dULL;
 }
 
-/* The host runs one CPU: the shootdown is the local flush (mm/gather.h). */
+/* The host runs one CPU, so the whole shootdown is its local flush,
+ * then the free (the kernel's is mm/shootdown.c).  A full flush is
+ * always enough here; the host counts it (host_tlb_flush_all_count). */
 void shootdown_flush_and_free(struct pt_gather *g)
 {
-	pt_gather_finish_local(g);
+	if (!pt_gather_empty(g))
+		tlb_flush_local_all();
+	pt_gather_free_all(g);
 }

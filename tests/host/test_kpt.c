@@ -5,6 +5,7 @@
 #include "arch/x86/arch.h"
 #include "kernel/extable.h"
 #include "mm/kpt.h"
+#include "mm/shootdown.h"
 #include "tests/host/host_env.h"
 
 #define VA(gib) (MM_SELFTEST_START + (uint64_t)(gib) * GiB)
@@ -23,7 +24,7 @@ static int unmap_now(virt_addr_t va, uint64_t size)
 
 	pt_gather_init(&g);
 	err = kpt_unmap(va, size, &g);
-	pt_gather_finish_local(&g);
+	shootdown_flush_and_free(&g);
 	return err;
 }
 
@@ -108,7 +109,7 @@ static void test_replace_gathers_subtree_untouched(struct selftest *t)
 	EXPECT_EQ(t, w.level, PT_LEVEL_PUD);
 	EXPECT_EQ(t, w.pa, 1 * GiB + 5 * PMD_SIZE);
 	EXPECT_EQ(t, frame_stats.frames[FRAME_PT_PTE], ptes_live + 2);  /* not yet freed */
-	pt_gather_finish_local(&g);
+	shootdown_flush_and_free(&g);
 	EXPECT_EQ(t, frame_stats.frames[FRAME_PT_PTE], ptes_live);
 	EXPECT_EQ(t, frame_stats.frames[FRAME_PT_PMD], pmds_live);
 	EXPECT_EQ(t, ((uint64_t *)pte_table)[0], 0x6b6b6b6b6b6b6b6bULL);  /* poisoned at free */
@@ -134,7 +135,7 @@ static void test_replace_huge_by_small(struct selftest *t)
 	EXPECT_EQ(t, w.level, PT_LEVEL_PTE);
 	EXPECT_EQ(t, w.pa, 0x800000 + 7 * PAGE_SIZE);
 	EXPECT_EQ(t, w.value & (PTE_PCD | PTE_PWT), PTE_CACHE_UC);
-	pt_gather_finish_local(&g);
+	shootdown_flush_and_free(&g);
 	EXPECT_EQ(t, unmap_now(va, PMD_SIZE), 0);
 }
 

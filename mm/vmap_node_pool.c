@@ -1,0 +1,111 @@
+/* vmap_node_pool.c: the nodes that mm/vmap_area.c works with.
+ *
+ * vmap_area.c never allocates (seed 004: a path that frees page tables
+ * must not allocate), so its callers bring the nodes: before a call
+ * that may need some, they take them from this pool, which grows one
+ * frame at a time outside every lock of the area allocator; after it,
+ * they put back what the call did not use and what freeing handed back.
+ * Pool frames are kept for good: the node count only grows to the peak
+ * number of areas plus free ranges (about 60 nodes a frame).
+ *
+ * Lock: vmap_node_pool.lock, a leaf; held for a few pointer moves.
+ */
+#include "kernel/spinlock.h"
+#include "mm/frame.h"
+#include "mm/vmap_area.h"
+
+static struct {
+	struct spinlock lock;
+	struct vmap_area *head;     /* free nodes, linked by .link */
+	uint64_t count;
+	uint64_t frames;            /* frames carved into nodes, ever */
+} vmap_node_pool = { .lock = SPINLOCK_INIT("vmap_node_pool") };
+
+/* Carve one fresh frame into nodes.  -ENOMEM if there is none.
+ * => no lock held; takes buddy.lock, then the pool's. */
+static int vmap_node_pool_grow(void)
+{
+	struct frame *f = frame_alloc(0, FRAME_KERNEL);
+	struct vmap_area *nodes;
+	size_t n = PAGE_SIZE / sizeof(struct vmap_area);
+	irqflags_t irq;
+
+	if (!f)
+		return -ENOMEM;
+	nodes = frame_virt(f);
+	irq = spin_lock_irqsave(&vmap_node_pool.lock);
+	for (size_t i = 0; i < n; i++) {
+		nodes[i].link = vmap_node_pool.head;
+		vmap_node_pool.head = &nodes[i];
+	}
+	vmap_node_pool.count += n;
+	vmap_node_pool.frames++;
+	spin_unlock_irqrestore(&vmap_node_pool.lock, irq);
+	return 0;
+}
+
+static struct vmap_area *vmap_node_pool_take(void)
+{
+	irqflags_t irq = spin_lock_irqsave(&vmap_node_pool.lock);
+	struct vmap_area *va = vmap_node_pool.head;
+
+	if (va) {
+		vmap_node_pool.head = va->link;
+		vmap_node_pool.count--;
+	}
+	spin_unlock_irqrestore(&vmap_node_pool.lock, irq);
+	return va;
+}
+
+static void vmap_node_pool_put(struct vmap_area *va)
+{
+	irqflags_t irq = spin_lock_irqsave(&vmap_node_pool.lock);
+
+	va->link = vmap_node_pool.head;
+	vmap_node_pool.head = va;
+	vmap_node_pool.count++;
+	spin_unlock_irqrestore(&vmap_node_pool.lock, irq);
+}
+
+struct vmap_area *vmap_node_pool_first(void)
+{
+	if (vmap_node_pool_grow())
+		return NULL;
+	return vmap_node_pool_take();
+}
+
+int vmap_node_reserve_fill(struct vmap_node_reserve *r)
+{
+	struct vmap_area **slots[] = { &r->area, &r->split };
+
+	for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
+		while (!*slots[i]) {
+			*slots[i] = vmap_node_pool_take();
+			if (!*slots[i] && vmap_node_pool_grow())
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void vmap_node_reserve_return(struct vmap_node_reserve *r)
+{
+	if (r->area)
+		vmap_node_pool_put(r->area);
+	if (r->split)
+		vmap_node_pool_put(r->split);
+	*r = (struct vmap_node_reserve){ NULL, NULL };
+}
+
+void vmap_spares_return(struct vmap_spares *sp)
+{
+	struct vmap_area *va;
+
+	while ((va = vmap_spares_pop(sp)))
+		vmap_node_pool_put(va);
+}
+
+uint64_t vmap_node_pool_frames(void)
+{
+	return READ_ONCE(vmap_node_pool.frames);
+}
