@@ -105,6 +105,7 @@ TEST_OBJS := \
 	tests/mm_kpt.o \
 	tests/multiboot.o \
 	tests/printk.o \
+	tests/pte_death.o \
 	tests/selftest.o \
 	tests/shootdown.o \
 	tests/shootdown_replace.o \
