@@ -20,6 +20,8 @@ CMDLINE ?=
 # multi: a host thread per vCPU (truly parallel); single: all vCPUs in one
 # thread, much faster when SMP is above the host's core count.
 TCG_THREAD ?= multi
+# The gdb stub's port for `make debug` and `make gdb` (QEMU's default).
+GDB_PORT ?= 1234
 # Extra tools/run_tests.py options for `make test`, e.g. "--matrix bios:4".
 TESTFLAGS ?=
 
@@ -201,10 +203,10 @@ test: deps
 		--boot-check all $(TESTFLAGS)
 
 debug: all
-	$(QEMU_RUN) --gdb $(if $(CMDLINE),--cmdline "$(CMDLINE)")
+	$(QEMU_RUN) --gdb --gdb-port $(GDB_PORT) $(if $(CMDLINE),--cmdline "$(CMDLINE)")
 
 gdb:
-	gdb -q -x tools/gdb/gdbinit $(BUILD)/kernel.elf
+	gdb -q -ex 'set $$gdb_port = $(GDB_PORT)' -x tools/gdb/gdbinit $(BUILD)/kernel.elf
 
 clean:
 	rm -rf $(BUILD)
