@@ -192,13 +192,15 @@ run: deps
 # and of tools/ (KTAP), the kernel built with clang (one pass or fail;
 # -Werror, so a warning fails it), the boot matrix of tools/run_tests.py
 # (DEFAULT_MATRIX), the bad-input boots (BOOT_CHECKS), and the shape of
-# `make bench`'s output from one tiny bench boot (tools/bench.py --check).
+# `make bench`'s output from one tiny bench boot (tools/bench.py --check),
+# and the gdb helpers run against a paused boot (tests/gdb/test_gdb.py).
 test: deps
 	@$(MAKE) --no-print-directory all
 	$(PYTHON) tools/run_tests.py \
 		--host-cmd "$(MAKE) --no-print-directory host-tests" \
 		--host-cmd "$(PYTHON) tests/tools/ktap_unittest.py" \
 		--host-cmd "$(PYTHON) tools/bench.py --check --smp 4" \
+		--host-cmd "$(PYTHON) tests/gdb/test_gdb.py" \
 		--check "clang-build=$(MAKE) --no-print-directory CC=clang BUILD=$(BUILD)/clang $(BUILD)/clang/kernel.elf" \
 		--boot-check all $(TESTFLAGS)
 
