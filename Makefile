@@ -20,6 +20,8 @@ CMDLINE ?=
 # multi: a host thread per vCPU (truly parallel); single: all vCPUs in one
 # thread, much faster when SMP is above the host's core count.
 TCG_THREAD ?= multi
+# The gdb stub's port for `make debug` and `make gdb` (QEMU's default).
+GDB_PORT ?= 1234
 # Extra tools/run_tests.py options for `make test`, e.g. "--matrix bios:4".
 TESTFLAGS ?=
 
@@ -105,6 +107,7 @@ TEST_OBJS := \
 	tests/mm_kpt.o \
 	tests/multiboot.o \
 	tests/printk.o \
+	tests/pte_death.o \
 	tests/selftest.o \
 	tests/shootdown.o \
 	tests/shootdown_replace.o \
@@ -189,21 +192,23 @@ run: deps
 # and of tools/ (KTAP), the kernel built with clang (one pass or fail;
 # -Werror, so a warning fails it), the boot matrix of tools/run_tests.py
 # (DEFAULT_MATRIX), the bad-input boots (BOOT_CHECKS), and the shape of
-# `make bench`'s output from one tiny bench boot (tools/bench.py --check).
+# `make bench`'s output from one tiny bench boot (tools/bench.py --check),
+# and the gdb helpers run against a paused boot (tests/gdb/test_gdb.py).
 test: deps
 	@$(MAKE) --no-print-directory all
 	$(PYTHON) tools/run_tests.py \
 		--host-cmd "$(MAKE) --no-print-directory host-tests" \
 		--host-cmd "$(PYTHON) tests/tools/ktap_unittest.py" \
 		--host-cmd "$(PYTHON) tools/bench.py --check --smp 4" \
+		--host-cmd "$(PYTHON) tests/gdb/test_gdb.py" \
 		--check "clang-build=$(MAKE) --no-print-directory CC=clang BUILD=$(BUILD)/clang $(BUILD)/clang/kernel.elf" \
 		--boot-check all $(TESTFLAGS)
 
 debug: all
-	$(QEMU_RUN) --gdb $(if $(CMDLINE),--cmdline "$(CMDLINE)")
+	$(QEMU_RUN) --gdb --gdb-port $(GDB_PORT) $(if $(CMDLINE),--cmdline "$(CMDLINE)")
 
 gdb:
-	gdb -q -x tools/gdb/gdbinit $(BUILD)/kernel.elf
+	gdb -q -ex 'set $$gdb_port = $(GDB_PORT)' -x tools/gdb/gdbinit $(BUILD)/kernel.elf
 
 clean:
 	rm -rf $(BUILD)

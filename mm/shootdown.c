@@ -37,6 +37,7 @@
 
 struct shootdown_stats shootdown_cpu_stats[MAX_CPUS];
 enum shootdown_step shootdown_cpu_step[MAX_CPUS];
+struct pt_gather *shootdown_cpu_gather[MAX_CPUS];
 enum shootdown_selftest_fault shootdown_selftest_fault = SHOOTDOWN_SAFE;
 
 /* What the IPI carries.  One slot per sending CPU, written by that CPU
@@ -177,6 +178,7 @@ void shootdown_flush_and_free(struct pt_gather *g)
 		return;
 	BUG_ON(smp_in_call_handler());
 	this_cpu_stats()->shootdowns++;
+	WRITE_ONCE(shootdown_cpu_gather[this_cpu_id()], g);   /* for gdb */
 	/* 1. UNHOOK was the caller's: the gather holds the range to flush. */
 	*req = (struct shootdown_request){
 		.start = g->stale_start, .end = g->stale_end,
@@ -206,6 +208,7 @@ void shootdown_flush_and_free(struct pt_gather *g)
 	set_step(SHOOTDOWN_FREEING);
 	free_gathered(g);
 	set_step(SHOOTDOWN_IDLE);
+	WRITE_ONCE(shootdown_cpu_gather[this_cpu_id()], NULL);
 }
 
 int shootdown_subscribe(struct shootdown_subscriber *s)

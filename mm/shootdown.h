@@ -56,6 +56,11 @@ enum shootdown_step {
 };
 extern enum shootdown_step shootdown_cpu_step[MAX_CPUS];
 
+/* The gather each CPU's shootdown_flush_and_free() is working on, NULL
+ * when none: only for gdb ("tlb-gather" in tools/gdb/), which cannot
+ * find a gather on another function's stack by itself. */
+extern struct pt_gather *shootdown_cpu_gather[MAX_CPUS];
+
 /* The sum over every CPU; max_pages_waiting is the maximum. */
 struct shootdown_stats shootdown_stats_total(void);
 

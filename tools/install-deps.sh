@@ -25,7 +25,7 @@ xorriso             grub-mkrescue writes the ISO with it
 mtools              grub-mkrescue builds the ISO's EFI partition with it
 qemu-system-x86     the emulator (depends on seabios, the BIOS firmware)
 ovmf                UEFI firmware for QEMU
-gdb                 make gdb
+gdb                 make gdb, and tests/gdb/test_gdb.py in make test
 LIST
 }
 

@@ -126,6 +126,7 @@ class Boot:
     cmdline: str | None = None         # kernel options; None: the ISO's own
     iso: Path | None = None            # None: build/shootdown.iso
     gdb: bool = False
+    gdb_port: int = 1234               # QEMU's default, as `make gdb` expects
 
 
 @dataclass
@@ -274,7 +275,9 @@ def qemu_command(boot: Boot, iso: Path, vars_copy: Path) -> list[str]:
     if boot.firmware == "uefi":
         cmd += uefi_firmware(vars_copy)
     if boot.gdb:
-        cmd += ["-s", "-S"]           # gdb stub on :1234, CPUs stopped
+        # The stub on localhost only; -S: every CPU stopped until gdb
+        # says continue.
+        cmd += ["-gdb", f"tcp:localhost:{boot.gdb_port}", "-S"]
     return cmd
 
 
@@ -357,8 +360,10 @@ def run(boot: Boot, log_path: Path, timeout: float | None,
     if echo:
         log("running: " + shlex.join(cmd))
         if boot.gdb:
-            log("QEMU waits for gdb on localhost:1234; in another terminal "
-                "run: make gdb")
+            log(f"QEMU waits for gdb on localhost:{boot.gdb_port}; in "
+                "another terminal run: make gdb"
+                + (f" GDB_PORT={boot.gdb_port}" if boot.gdb_port != 1234
+                   else ""))
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log_file:
@@ -418,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
                     "(default build/shootdown.iso)")
     ap.add_argument("--gdb", action="store_true",
                     help="start paused with a gdb stub on :1234")
+    ap.add_argument("--gdb-port", type=int, default=1234,
+                    help="the gdb stub's TCP port (default 1234)")
     ap.add_argument("--log", type=Path, default=BUILD / "serial.log",
                     help="copy of the serial output (default "
                     "build/serial.log)")
@@ -435,7 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     boot = Boot(firmware=args.firmware, smp=args.smp, mem=args.mem,
                 cpu=args.cpu, tcg_thread=args.tcg_thread,
-                cmdline=args.cmdline, iso=args.iso, gdb=args.gdb)
+                cmdline=args.cmdline, iso=args.iso, gdb=args.gdb,
+                gdb_port=args.gdb_port)
     outcome = run(boot, args.log, args.timeout)
     if outcome.command:
         log(f"{outcome.message} after {outcome.seconds:.1f} s; serial log "

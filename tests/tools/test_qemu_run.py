@@ -98,7 +98,9 @@ class Command(unittest.TestCase):
 
     def test_gdb(self):
         cmd = self.command(gdb=True)
-        self.assertEqual(cmd[-2:], ["-s", "-S"])
+        self.assertEqual(cmd[-3:], ["-gdb", "tcp:localhost:1234", "-S"])
+        cmd = self.command(gdb=True, gdb_port=40123)
+        self.assertEqual(cmd[-3:], ["-gdb", "tcp:localhost:40123", "-S"])
 
     def test_uefi_gets_ovmf_and_a_private_vars_copy(self):
         cmd = " ".join(self.command(firmware="uefi"))
