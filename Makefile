@@ -79,7 +79,7 @@ OBJS := \
 	kernel/string.o \
 	kernel/vsnprintf.o
 
-# mm/ objects (the memory-management issue).
+# mm/: frames, page tables, vmalloc and ioremap, the shootdown.
 MM_OBJS := \
 	mm/avl.o \
 	mm/fixmap.o \

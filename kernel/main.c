@@ -19,6 +19,7 @@
 #include "kernel/printk.h"
 #include "kernel/selftest.h"
 #include "kernel/shutdown.h"
+#include "kernel/smp.h"
 #include "kernel/string.h"
 #include "mm/fixmap.h"
 #include "mm/mm.h"
@@ -61,6 +62,7 @@ static __noreturn void run_selftests_and_exit(void)
 	}
 	failed = selftest_run_matching(selftest_pattern);
 	shootdown_print_summary();   /* what the run cost, every CPU */
+	smp_print_summary();
 	vm_print_summary();
 	machine_exit(failed == 0 ? MACHINE_EXIT_SUCCESS : MACHINE_EXIT_FAILURE);
 }

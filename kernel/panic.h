@@ -1,4 +1,4 @@
-/* The three error tiers (see docs/errors.md):
+/* The three error tiers, used everywhere in the kernel:
  *   - a caller's mistake: return -EINVAL (etc.) and printk what was wrong;
  *   - a survivable oddity: WARN_ON(), which prints file:line and goes on;
  *   - a broken kernel invariant: panic()/BUG_ON(), which print file:line,

@@ -125,8 +125,14 @@ struct smp_stats {
 	uint64_t calls_sent;        /* calls made (any number of targets) */
 	uint64_t calls_run;         /* fns run here for any caller */
 	uint64_t calls_run_polled;  /* ... of them, found by a waiting loop */
+	uint64_t descriptor_waits;  /* calls that found their descriptor still
+				       unacknowledged and waited for it */
 };
 struct smp_stats smp_stats_of(unsigned int cpu);
+
+/* One line: calls, IPIs, descriptor waits, summed over the CPUs (the
+ * boot summary). */
+void smp_print_summary(void);
 
 /* ---- for the arch's bring-up and interrupt code ---- */
 

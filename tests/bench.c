@@ -6,8 +6,8 @@
  *   shootdown_rounds    one shootdown round for 1, 32 and 512 pages, and
  *                       the broadcast IPI + acks floor it is built on,
  *                       measured interleaved in the same boot
- *   flush_strategies    the same unmaps under the three vm_flush_policy
- *                       values (one shootdown per page, per unmap, lazy);
+ *   flush_strategies    the same unmaps under three flush strategies
+ *                       (one shootdown per page, per unmap, lazy);
  *                       tests/bench_strategy.c
  *   every_figure_present
  *

@@ -5,8 +5,12 @@
  * entry per vCPU until INVLPG or a flush, so a missing flush is seen as
  * a read through the old translation.
  *
- * Also: the INVLPG ceiling, one broadcast per vunmap and per lazy purge,
- * the subscriber hook, and huge-page replacement freeing the old table.
+ * The cases: no remote IPI (a stale read after the VA is reused), free
+ * before the acks (a CPU reads a freed frame), tables freed under a
+ * modelled paging-structure cache (mm/psc_model.h), the INVLPG ceiling,
+ * one broadcast per vunmap and one per lazy purge.  Huge-page
+ * replacement, the subscriber and the spurious-fault rule are in
+ * tests/shootdown_replace.c.
  */
 #include "arch/x86/arch.h"
 #include "kernel/printk.h"

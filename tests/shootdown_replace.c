@@ -3,7 +3,9 @@
  * shootdown; the old translations are gone on every CPU; a subscribed
  * translation cache is told after every CPU acknowledged and before the
  * table is freed.  And the negative control: with no flush at all, the
- * CPUs keep reading the old 4 KiB pages. */
+ * CPUs keep reading the old 4 KiB pages.  Also: shootdown_subscribe()'s
+ * bad input, and the spurious-fault decision (kpt_fault_is_spurious(),
+ * table-driven: TCG never raises such a fault). */
 #include "arch/x86/arch.h"
 #include "kernel/printk.h"
 #include "mm/layout.h"

@@ -222,7 +222,7 @@ def judge_unknown_option(lines: list[str],
     return problems
 
 
-# Issue 2's bad boot input.  BIOS only: under OVMF a 32-bit CPU cannot run
+# Bad boot input.  BIOS only: under OVMF a 32-bit CPU cannot run
 # the (64-bit) firmware at all, and the other two take the same path in
 # the kernel whatever the firmware.
 BOOT_CHECKS: dict[str, BootCheck] = {

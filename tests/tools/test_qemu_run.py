@@ -171,8 +171,8 @@ class CmdlineIso(unittest.TestCase):
 
 
 class Matrix(unittest.TestCase):
-    def test_default_matrix_covers_the_issues(self):
-        """What issues 2-4 ask `make test` to boot."""
+    def test_default_matrix_covers_the_machines(self):
+        """Both firmwares at one and several CPUs, and the fallbacks."""
         boots = [c.boot for c in run_tests.parse_matrix(
             run_tests.DEFAULT_MATRIX)]
         machines = {(b.firmware, b.smp, b.cpu) for b in boots}

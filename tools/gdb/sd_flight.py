@@ -39,7 +39,7 @@ def area_of(node):
 
 
 def lazy_limit_pages():
-    """vm_lazy_max_pages(), computed the way mm/vmalloc_space.c does
+    """vm_lazy_max_pages(), computed the way mm/vmalloc.c does
     (gdb does not call kernel functions: that would run the CPU)."""
     override = to_int(lookup("vm_lazy_max_pages_override"))
     if override:
