@@ -266,6 +266,21 @@ static struct frame *next_listed_frame(void *cursor)
 	return f;
 }
 
+/* Map the whole area with 4 KiB pages of the frames @next_frame hands
+ * out, in order: all of it or, on error, nothing.
+ * => TLB: none needed (not-present -> present only). */
+static int map_area_frames(const struct vmap_area *area, enum pt_prot prot,
+			   struct frame *(*next_frame)(void *), void *cursor)
+{
+	struct kpt_mapping m = {
+		.va = area->start, .size = area->end - area->start,
+		.prot = prot, .cache = PT_CACHE_WB, .max_page = PT_PAGE_4K,
+		.next_frame = next_frame, .cursor = cursor,
+	};
+
+	return vm_map_area(&m);
+}
+
 enum vm_fill { VM_FILL_UNDEFINED, VM_FILL_ZERO };
 
 /* A size the window can hold; else a message naming @fn. */
@@ -283,7 +298,6 @@ static bool vm_size_ok(const char *fn, uint64_t size)
 static void *vmalloc_fill(const char *fn, size_t size, enum vm_fill fill)
 {
 	struct frame *frames, *cursor;
-	struct kpt_mapping m;
 	struct vmap_area *area;
 	uint64_t n;
 	int err;
@@ -305,12 +319,7 @@ static void *vmalloc_fill(const char *fn, size_t size, enum vm_fill fill)
 		memset(frame_virt(f), 0, PAGE_SIZE);   /* before it is visible */
 
 	cursor = frames;
-	m = (struct kpt_mapping){
-		.va = area->start, .size = n * PAGE_SIZE, .prot = PT_PROT_RW,
-		.cache = PT_CACHE_WB, .max_page = PT_PAGE_4K,
-		.next_frame = next_listed_frame, .cursor = &cursor,
-	};
-	err = vm_map_area(&m);
+	err = map_area_frames(area, PT_PROT_RW, next_listed_frame, &cursor);
 	if (err) {   /* kpt_map() changed nothing */
 		printk("%s: mapping %llu pages failed with %d\n", fn,
 		       (unsigned long long)n, err);
@@ -407,7 +416,6 @@ static struct frame *next_array_frame(void *cursor)
 void *vmap(struct frame *const *pages, size_t count, enum pt_prot prot)
 {
 	struct frame *const *cursor = pages;
-	struct kpt_mapping m;
 	struct vmap_area *area;
 	int err;
 
@@ -415,12 +423,7 @@ void *vmap(struct frame *const *pages, size_t count, enum pt_prot prot)
 		return NULL;
 	if (vm_borrow_range(count * PAGE_SIZE, PAGE_SIZE, VMAP_KIND_VMAP, &area))
 		return NULL;
-	m = (struct kpt_mapping){
-		.va = area->start, .size = count * PAGE_SIZE, .prot = prot,
-		.cache = PT_CACHE_WB, .max_page = PT_PAGE_4K,
-		.next_frame = next_array_frame, .cursor = &cursor,
-	};
-	err = vm_map_area(&m);
+	err = map_area_frames(area, prot, next_array_frame, &cursor);
 	if (err) {   /* kpt_map() changed nothing */
 		printk("vmap: mapping %zu pages failed with %d\n", count, err);
 		vm_return_range(area);

@@ -73,7 +73,10 @@ void vm_purge_lazy_now(void);
 
 /* Pages (areas and guards) that may wait before a purge: Linux's rule,
  * 32 MiB per log2 of the CPU count, because the cost of one shootdown
- * grows with the CPUs it interrupts.  vm_lazy_max_pages_override, when
+ * grows with the CPUs it interrupts.  What it buys here (`make bench`,
+ * -smp 4 -cpu max, QEMU 7.2 TCG, docs/bench.md): 1,000 vfrees of 4 KiB
+ * cost 0.001 IPIs each and 8.9 us, against 1 IPI and 92 us with a
+ * shootdown per vfree.  vm_lazy_max_pages_override, when
  * non-zero, replaces it (tests set it small). */
 uint64_t vm_lazy_max_pages(void);
 extern uint64_t vm_lazy_max_pages_override;
