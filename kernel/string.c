@@ -1,12 +1,21 @@
 /* string.c: byte-at-a-time string and memory functions.  Simple on
- * purpose; memcpy/memset use rep movsb/stosb, which current CPUs (ERMS)
- * run as fast as any hand-written loop for the sizes a kernel copies. */
+ * purpose; memcpy uses rep movsb, which current CPUs (ERMS) run as fast
+ * as any hand-written loop for the sizes a kernel copies. */
 #include "kernel/string.h"
 
+/* rep stosq for the whole 8-byte words, rep stosb for the rest.  On
+ * hardware (ERMS) rep stosb alone is as fast, but QEMU's TCG runs a rep
+ * string instruction one iteration at a time, so eight times fewer
+ * iterations make zeroing a page-table page, or poisoning a freed frame,
+ * eight times cheaper under emulation. */
 void *memset(void *dst, int c, size_t n)
 {
+	uint64_t word = 0x0101010101010101ULL * (unsigned char)c;
+	size_t words = n / 8, bytes = n % 8;
 	void *d = dst;
-	__asm__ __volatile__("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+
+	__asm__ __volatile__("rep stosq" : "+D"(d), "+c"(words) : "a"(word) : "memory");
+	__asm__ __volatile__("rep stosb" : "+D"(d), "+c"(bytes) : "a"(word) : "memory");
 	return dst;
 }
 

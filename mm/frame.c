@@ -6,6 +6,7 @@
  * first carries its order, the others FRAME_ORDER_TAIL.  So "is the
  * buddy free and whole?" is one look at the buddy's first frame.
  */
+#include "kernel/cmdline.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "kernel/spinlock.h"
@@ -17,7 +18,7 @@ uintptr_t direct_map_offset = DIRECT_MAP_START;
 struct frame *frame_table;
 uint64_t frame_count;
 struct frame_stats frame_stats;
-enum frame_debug frame_debug = FRAME_DEBUG_POISON;
+enum frame_debug frame_debug = FRAME_DEBUG_POISON_EDGES;
 long frame_fail_countdown = -1;
 enum frame_bug_action frame_bug_action = FRAME_BUG_PANIC;
 struct frame_bug_record frame_bug_last;
@@ -139,34 +140,88 @@ void frame_buddy_add_block(uint64_t pfn, unsigned int order)
 
 /* ---- debug poison ---- */
 
-static void poison_block(uint64_t pfn, unsigned int order)
+static char frame_poison_option[8] = "edges";
+KERNEL_PARAM_STRING(frame_poison, frame_poison_option,
+		    "poison freed frames: edges (default), full or off");
+
+static const char *const frame_debug_names[] = {
+	[FRAME_DEBUG_OFF] = "off",
+	[FRAME_DEBUG_POISON_EDGES] = "edges",
+	[FRAME_DEBUG_POISON_FULL] = "full",
+};
+
+const char *frame_debug_name(enum frame_debug mode)
 {
+	return mode < ARRAY_SIZE(frame_debug_names) ? frame_debug_names[mode] : "?";
+}
+
+void frame_debug_from_cmdline(void)
+{
+	for (size_t m = 0; m < ARRAY_SIZE(frame_debug_names); m++)
+		if (strcmp(frame_poison_option, frame_debug_names[m]) == 0) {
+			frame_debug = (enum frame_debug)m;
+			return;
+		}
+	printk("frame_poison=%s: not edges, full or off; keeping %s\n",
+	       frame_poison_option, frame_debug_name(frame_debug));
+}
+
+/* The byte ranges of a frame that @mode poisons: [0, head) and
+ * [FRAME_SIZE - tail, FRAME_SIZE). */
+static void poison_span(enum frame_debug mode, size_t *head, size_t *tail)
+{
+	*head = mode == FRAME_DEBUG_POISON_FULL ? FRAME_SIZE : FRAME_POISON_EDGE;
+	*tail = mode == FRAME_DEBUG_POISON_FULL ? 0 : FRAME_POISON_EDGE;
+}
+
+static void poison_block(enum frame_debug mode, uint64_t pfn,
+			 unsigned int order)
+{
+	size_t head, tail;
+
+	poison_span(mode, &head, &tail);
 	for (uint64_t i = 0; i < (1ULL << order); i++) {
-		memset(phys_to_virt((pfn + i) << FRAME_SHIFT), FRAME_POISON_BYTE,
-		       FRAME_SIZE);
-		frame_table[pfn + i].flags |= FRAME_F_POISONED;
+		uint8_t *p = phys_to_virt((pfn + i) << FRAME_SHIFT);
+
+		memset(p, FRAME_POISON_BYTE, head);
+		memset(p + FRAME_SIZE - tail, FRAME_POISON_BYTE, tail);
+		frame_table[pfn + i].flags |= FRAME_F_POISONED |
+			(mode == FRAME_DEBUG_POISON_FULL ? FRAME_F_POISON_FULL : 0);
 	}
 }
 
-/* A frame still holds its poison when it is handed out again, unless
- * someone wrote to it while it was free. */
-static void check_poison_block(uint64_t pfn, unsigned int order)
+/* Panic unless [p + from, p + to) still holds the poison. */
+static void check_poison_span(const struct frame *f, const uint8_t *p,
+			      size_t from, size_t to)
 {
 	const uint64_t poison = 0x0101010101010101ULL * FRAME_POISON_BYTE;
 
+	for (size_t k = from; k < to; k += 8)
+		if (*(const uint64_t *)(p + k) != poison)
+			panic("frame_alloc: frame %#llx was written while "
+			      "free: offset %#zx holds %#llx, not poison",
+			      (unsigned long long)frame_pa(f), k,
+			      (unsigned long long)*(const uint64_t *)(p + k));
+}
+
+/* A frame still holds its poison when it is handed out again, unless
+ * someone wrote to it while it was free.  Each frame is checked the way
+ * it was poisoned (its flags), whatever frame_debug says now. */
+static void check_poison_block(uint64_t pfn, unsigned int order)
+{
 	for (uint64_t i = 0; i < (1ULL << order); i++) {
 		struct frame *f = &frame_table[pfn + i];
-		const uint64_t *w = phys_to_virt((pfn + i) << FRAME_SHIFT);
+		const uint8_t *p = phys_to_virt((pfn + i) << FRAME_SHIFT);
+		size_t head, tail;
 
 		if (!(f->flags & FRAME_F_POISONED))
 			continue;
-		f->flags &= (uint8_t)~FRAME_F_POISONED;
-		for (unsigned int k = 0; k < FRAME_SIZE / 8; k++)
-			if (w[k] != poison)
-				panic("frame_alloc: frame %#llx was written while "
-				      "free: offset %#x holds %#llx, not poison",
-				      (unsigned long long)frame_pa(f), k * 8,
-				      (unsigned long long)w[k]);
+		poison_span(f->flags & FRAME_F_POISON_FULL ?
+			    FRAME_DEBUG_POISON_FULL : FRAME_DEBUG_POISON_EDGES,
+			    &head, &tail);
+		f->flags &= (uint8_t)~(FRAME_F_POISONED | FRAME_F_POISON_FULL);
+		check_poison_span(f, p, 0, head);
+		check_poison_span(f, p, FRAME_SIZE - tail, FRAME_SIZE);
 	}
 }
 
@@ -221,8 +276,7 @@ struct frame *frame_alloc(unsigned int order, enum frame_use use)
 	spin_unlock_irqrestore(&buddy.lock, irq);
 	if (pfn == FRAME_NIL)
 		return NULL;
-	if (frame_debug == FRAME_DEBUG_POISON)
-		check_poison_block(pfn, order);
+	check_poison_block(pfn, order);   /* flags only, when nothing is */
 	return &frame_table[pfn];
 }
 
@@ -285,8 +339,8 @@ void frame_free(struct frame *f, enum frame_use use)
 	order = f->order;
 	/* Poison before the block is back on a list: from then on another
 	 * CPU may allocate it, and our memset would land in its data. */
-	if (frame_debug == FRAME_DEBUG_POISON)
-		poison_block(pfn, order);
+	if (frame_debug != FRAME_DEBUG_OFF)
+		poison_block(frame_debug, pfn, order);
 	irq = spin_lock_irqsave(&buddy.lock);
 	block_set_use(pfn, order, FRAME_FREE);
 	f->entries = 0;

@@ -62,6 +62,8 @@ enum frame_use {
 #define FRAME_F_PINNED    0x08   /* page table never unlinked, even empty:
 				    its entries are written without
 				    kpt.lock (mm/fixmap.c) */
+#define FRAME_F_POISON_FULL 0x10 /* with POISONED: all of it, not only the
+				    edges (frame_debug) */
 
 /* 16 bytes per 4 KiB frame: 0.4% of RAM.  Links are 32-bit frame numbers,
  * not pointers, to stay at 16 bytes; that caps RAM at 2^32 frames, 16 TiB
@@ -94,11 +96,25 @@ struct frame_stats {
 extern struct frame_stats frame_stats;
 
 /* Debug mode: poison frames as they are freed, and check the poison when
- * they are handed out again (a write in between is a use-after-free).  On
- * by default: a 4 KiB memset took 93 ns natively (glibc, the 2-core dev
- * machine, 2026-11-23), small next to the table zeroing a map does. */
-enum frame_debug { FRAME_DEBUG_OFF, FRAME_DEBUG_POISON };
+ * they are handed out again (a write in between is a use-after-free, and
+ * a read through a stale translation sees 0x6b bytes).  Kernel option
+ * frame_poison=edges|full|off, read by frame_debug_from_cmdline():
+ *   EDGES  the first and the last 64 bytes of each frame: where a stale
+ *          pointer's first access or an overrun lands; the default;
+ *   FULL   the whole frame: every byte checked.  Under QEMU's TCG a full
+ *          4 KiB poison and check cost about as much as the rest of a
+ *          4 KiB vmalloc/vfree pair together (docs/bench.md); natively
+ *          a 4 KiB memset takes 93 ns (glibc, the 2-core dev machine).
+ * The benchmarks print which mode was on. */
+enum frame_debug { FRAME_DEBUG_OFF, FRAME_DEBUG_POISON_EDGES,
+		   FRAME_DEBUG_POISON_FULL };
 extern enum frame_debug frame_debug;
+#define FRAME_POISON_EDGE 64   /* bytes poisoned at each end in EDGES */
+
+/* Set frame_debug from the kernel option frame_poison; a bad value gets
+ * a warning naming it and leaves the default.  => boot, before mm_init. */
+void frame_debug_from_cmdline(void);
+const char *frame_debug_name(enum frame_debug mode);
 
 /* Selftest switches, read only by mm/frame.c:
  *   frame_fail_countdown: when >= 0, counts allocations down; the one

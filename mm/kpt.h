@@ -17,8 +17,11 @@
  *   - Unmap never frees a page table.  A table that becomes empty is
  *     unlinked and put on the caller's gather; only the gather's owner
  *     frees, after the TLB flush (see mm/gather.h for why).
- *   - No linked table is ever empty, so "is anything mapped here?" is
- *     "is the entry present?" at every level.
+ *   - kpt_unmap() leaves no linked table empty.  kpt_unmap_leaves()
+ *     does, on purpose, for a range that will be mapped again soon
+ *     (the lazily freed areas of the vmalloc window): the tables stay
+ *     for the next area, and kpt_reclaim_empty_tables() unlinks the
+ *     ones still empty later, onto a gather like any other.
  *   - Check first, then act: every argument and the whole range is
  *     checked, and every table the call needs is allocated, before the
  *     first entry changes.  An error changes nothing.
@@ -127,6 +130,24 @@ int kpt_map(const struct kpt_mapping *m, enum kpt_map_mode mode,
  * => TLB: stale on all CPUs until @gather is flushed. */
 int kpt_unmap(virt_addr_t va, uint64_t size, struct pt_gather *gather);
 
+/* kpt_unmap(), but every table stays linked, even one left empty: the
+ * next mapping in its span needs no new table.  Whoever calls this
+ * calls kpt_reclaim_empty_tables() over the range before lending it
+ * for a mapping that needs a larger page there.
+ * => as kpt_unmap(); nothing goes on @gather but the stale range. */
+int kpt_unmap_leaves(virt_addr_t va, uint64_t size, struct pt_gather *gather);
+
+/* Unlink every table that has no present entry and lies in, or reaches
+ * into, [va, va + size), bottom up (a PMD table that only held empty PTE
+ * tables goes too), onto @gather, and note the range stale.  A table
+ * that was mapped into again meanwhile is not empty and stays.  Pinned
+ * tables stay.
+ * => takes kpt.lock (IRQs off inside); not from NMI.
+ * => frees nothing.  TLB: a CPU may cache an entry into the unlinked
+ *    tables until @gather is flushed. */
+int kpt_reclaim_empty_tables(virt_addr_t va, uint64_t size,
+			     struct pt_gather *gather);
+
 /* Give every page in [va, va + size) the rights @prot; all of it must be
  * mapped.
  * => takes kpt.lock (IRQs off inside); not from NMI.
@@ -147,9 +168,10 @@ enum kpt_access { KPT_ACCESS_READ, KPT_ACCESS_WRITE, KPT_ACCESS_EXEC };
  * that just faulted?  Then the fault came from a stale cached entry and
  * is spurious; the fault itself invalidated the cached entries for @va
  * (SDM Vol. 3A 4.10.4.1), so returning retries the access with fresh
- * ones.  How one arises here: a lazily freed area emptied a PTE table,
- * which was unlinked; a new area in the same 2 MiB links a new table
- * before the purge, and a CPU whose paging-structure cache still points
+ * ones.  How one arises here: a purge unlinks an empty PTE table
+ * (kpt_reclaim_empty_tables()) while an area in its span, lent but not
+ * yet mapped, is mapped on another CPU, which links a new table before
+ * the purge's shootdown; a CPU whose paging-structure cache still points
  * at the old (empty, not yet freed) table faults once.  Linux handles
  * the same case in spurious_kernel_fault().  Counted in
  * kpt.stats.spurious_faults.

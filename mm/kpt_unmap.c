@@ -5,7 +5,10 @@
  * per-level walkers that cannot fail.
  *
  * Unmap clears leaves, and on the way back up unlinks every table whose
- * last present entry it cleared: no linked table is ever empty.  An
+ * last present entry it cleared.  kpt_unmap_leaves() clears leaves only
+ * and leaves emptied tables linked, for the lazily freed ranges of the
+ * vmalloc window: the next area there reuses them, and the purge
+ * unlinks those still empty with kpt_reclaim_empty_tables().  An
  * unlinked table goes on the caller's gather, never back to the
  * allocator: another CPU may still hold the entry that pointed to it in
  * its paging-structure caches until the gather's flush (seed 000; the
@@ -30,10 +33,10 @@ static void kpt_unlink_if_empty(pte_t *entry, enum pt_level table_level,
 		kpt_table_unlink(entry, 0, table_level, g);
 }
 
-/* The unmap walkers.
+/* The unmap walkers.  @g is where emptied tables go, unlinked; NULL
+ * leaves them linked (kpt_unmap_leaves).
  * => kpt.lock held; the range splits no 2M/1G page (checked).
- * => frees nothing; emptied tables go on @g, already unlinked.
- * => TLB: stale on all CPUs until @g is flushed. */
+ * => frees nothing.  TLB: stale on all CPUs until the gather is flushed. */
 static void kpt_unmap_pte_range(pte_t *pte, virt_addr_t addr, virt_addr_t end)
 {
 	do {
@@ -54,7 +57,8 @@ static void kpt_unmap_pmd_range(pmd_t *pmd, virt_addr_t addr, virt_addr_t end,
 		if (pte_is_table(e, PT_LEVEL_PMD)) {
 			kpt_unmap_pte_range(kpt_descend(e, PT_LEVEL_PTE, addr),
 					    addr, next);
-			kpt_unlink_if_empty(entry, PT_LEVEL_PTE, g);
+			if (g)
+				kpt_unlink_if_empty(entry, PT_LEVEL_PTE, g);
 		} else if (pte_present(e)) {
 			kpt_entry_write(entry, 0);   /* a 2 MiB page, all inside */
 		}
@@ -74,7 +78,8 @@ static void kpt_unmap_pud_range(pud_t *pud, virt_addr_t addr, virt_addr_t end,
 		if (pte_is_table(e, PT_LEVEL_PUD)) {
 			kpt_unmap_pmd_range(kpt_descend(e, PT_LEVEL_PMD, addr),
 					    addr, next, g);
-			kpt_unlink_if_empty(entry, PT_LEVEL_PMD, g);
+			if (g)
+				kpt_unlink_if_empty(entry, PT_LEVEL_PMD, g);
 		} else if (pte_present(e)) {
 			kpt_entry_write(entry, 0);   /* a 1 GiB page, all inside */
 		}
@@ -94,33 +99,105 @@ static void kpt_unmap_pgd_range(pgd_t *pgd, virt_addr_t addr, virt_addr_t end,
 		if (pte_is_table(e, PT_LEVEL_PGD)) {
 			kpt_unmap_pud_range(kpt_descend(e, PT_LEVEL_PUD, addr),
 					    addr, next, g);
-			kpt_unlink_if_empty(entry, PT_LEVEL_PUD, g);
+			if (g)
+				kpt_unlink_if_empty(entry, PT_LEVEL_PUD, g);
 		}
 	} while (addr = next, addr != end);
 }
 
-int kpt_unmap(virt_addr_t va, uint64_t size, struct pt_gather *gather)
+/* Check @who's arguments; 0 or -EINVAL with a message. */
+static int kpt_unmap_check_args(const char *who, virt_addr_t va,
+				uint64_t size, const struct pt_gather *gather)
 {
-	virt_addr_t end = va + size;
-	irqflags_t irq;
-	int err = kpt_check_range("kpt_unmap", va, size);
+	int err = kpt_check_range(who, va, size);
 
 	if (!err && !gather) {
-		printk("kpt_unmap: gather is NULL (va %#llx, size %#llx)\n",
+		printk("%s: gather is NULL (va %#llx, size %#llx)\n", who,
 		       (unsigned long long)va, (unsigned long long)size);
 		err = -EINVAL;
 	}
+	return err;
+}
+
+/* kpt_unmap() and kpt_unmap_leaves(): emptied tables go on @unlink_to,
+ * or stay linked when it is NULL. */
+static int kpt_unmap_range(const char *who, virt_addr_t va, uint64_t size,
+			   struct pt_gather *gather, struct pt_gather *unlink_to)
+{
+	virt_addr_t end = va + size;
+	irqflags_t irq;
+	int err = kpt_unmap_check_args(who, va, size, gather);
+
 	if (err)
 		return err;
 	irq = spin_lock_irqsave(&kpt.lock);
-	err = kpt_check_no_split("kpt_unmap", va, end);
+	err = kpt_check_no_split(who, va, end);
 	if (!err) {
-		kpt_unmap_pgd_range(kpt_root_table(), va, end, gather);
+		kpt_unmap_pgd_range(kpt_root_table(), va, end, unlink_to);
 		pt_gather_note_stale(gather, va, end);
 		kpt.stats.unmaps++;
 	}
 	spin_unlock_irqrestore(&kpt.lock, irq);
 	return err;
+}
+
+int kpt_unmap(virt_addr_t va, uint64_t size, struct pt_gather *gather)
+{
+	return kpt_unmap_range("kpt_unmap", va, size, gather, gather);
+}
+
+int kpt_unmap_leaves(virt_addr_t va, uint64_t size, struct pt_gather *gather)
+{
+	return kpt_unmap_range("kpt_unmap_leaves", va, size, gather, NULL);
+}
+
+/* ---- reclaiming empty tables ---- */
+
+/* The reclaim walkers: unlink, bottom up, every table below @table
+ * (level @table_level + 1's entries) in [addr, end) that has no present
+ * entry, onto @g.  Returns how many they unlinked.
+ * => kpt.lock held.  Frees nothing; TLB: stale until @g is flushed. */
+static uint64_t kpt_reclaim_range(pte_t *table, enum pt_level level,
+				  virt_addr_t addr, virt_addr_t end,
+				  struct pt_gather *g)
+{
+	uint64_t unlinked = 0;
+	virt_addr_t next;
+
+	do {
+		pte_t *entry = &table[pt_index(addr, level)];
+		pte_t e = READ_ONCE(*entry);
+
+		next = pt_addr_end(addr, end, level);
+		if (!pte_is_table(e, level))
+			continue;
+		if (level - 1 > PT_LEVEL_PTE)
+			unlinked += kpt_reclaim_range(kpt_descend(e, level - 1, addr),
+						      level - 1, addr, next, g);
+		if (frame_of(pte_table_addr(e))->entries == 0 &&
+		    !(frame_of(pte_table_addr(e))->flags & FRAME_F_PINNED)) {
+			kpt_table_unlink(entry, 0, level - 1, g);
+			unlinked++;
+		}
+	} while (addr = next, addr != end);
+	return unlinked;
+}
+
+int kpt_reclaim_empty_tables(virt_addr_t va, uint64_t size,
+			     struct pt_gather *gather)
+{
+	virt_addr_t end = va + size;
+	irqflags_t irq;
+	int err = kpt_unmap_check_args("kpt_reclaim_empty_tables", va, size,
+				       gather);
+
+	if (err)
+		return err;
+	irq = spin_lock_irqsave(&kpt.lock);
+	if (kpt_reclaim_range(kpt_root_table(), PT_LEVEL_PGD, va, end, gather))
+		pt_gather_note_stale(gather, va, end);
+	spin_unlock_irqrestore(&kpt.lock, irq);
+	return 0;
 }
 
 /* ---- protect ---- */

@@ -212,6 +212,7 @@ void mm_init(void)
 	struct phys_range reserved[3 + BOOT_MAX_MODULES];
 	size_t nr_reserved = boot_reserved_ranges(reserved, ARRAY_SIZE(reserved));
 
+	frame_debug_from_cmdline();
 	frame_table_init(&boot_info, reserved, nr_reserved, EARLY_WINDOW_END);
 	frame_add_ram(0, EARLY_WINDOW_END);
 

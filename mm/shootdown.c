@@ -4,18 +4,22 @@
  * The contract, in the order the steps must happen:
  *
  *   1. UNHOOK      The caller has cleared the entries (kpt_unmap(),
- *                  kpt_map(KPT_MAP_REPLACE)).  Tables that became empty
- *                  are unlinked and on its gather, with the data pages
- *                  to free, and the gather names the stale range.
+ *                  kpt_map(KPT_MAP_REPLACE)) and unlinked the tables it
+ *                  frees (kpt_unmap(), kpt_reclaim_empty_tables()); they
+ *                  are on its gather, with the data pages to free, and
+ *                  the gather names the stale range.
  *                  From here on no CPU can *start* a new walk that
  *                  reaches those pages through memory; but any CPU may
  *                  still hold, in its TLB or paging-structure caches,
  *                  entries filled before step 1, even speculatively.
- *   2. INVALIDATE  This CPU invalidates its own caches; ONE broadcast IPI
- *                  (the APIC's "all excluding self" shorthand) carries
- *                  the range to every other online CPU, which invalidates:
+ *   2. INVALIDATE  ONE broadcast IPI (the APIC's "all excluding self"
+ *                  shorthand) carries the range to every other online
+ *                  CPU; then this CPU invalidates its own caches while
+ *                  the targets do theirs (sending first overlaps the
+ *                  two, as in Amit et al., "Don't shoot down TLB
+ *                  shootdowns!", EuroSys 2020).  Each invalidates by
  *                  INVLPG per page up to SHOOTDOWN_INVLPG_CEILING pages,
- *                  else a full flush that drops global entries too.
+ *                  else by a full flush that drops global entries too.
  *   3. WAIT        Every target acknowledges after its invalidation; we
  *                  wait for the last acknowledgment.  Only then is it
  *                  known that no CPU can use an old entry (seed 002).
@@ -128,8 +132,8 @@ static void free_gathered(struct pt_gather *g)
 	pt_gather_free_all(g);
 }
 
-/* Step 2b: ONE IPI to every other online CPU, not waiting.  Returns
- * whether there are acknowledgments to wait for. */
+/* Step 2, first half: ONE IPI to every other online CPU, not waiting.
+ * Returns whether there are acknowledgments to wait for. */
 static bool invalidate_remote(struct shootdown_request *req)
 {
 	int err;
@@ -186,12 +190,12 @@ void shootdown_flush_and_free(struct pt_gather *g)
 			      range_needs_full_flush(g->stale_start, g->stale_end),
 	};
 
-	/* 2. INVALIDATE here, and with ONE IPI everywhere else. */
+	/* 2. INVALIDATE: ONE IPI to everywhere else, then here meanwhile. */
 	set_step(SHOOTDOWN_INVALIDATING);
-	if (!selftest_disabled(fault, LOCAL_INVALIDATION))
-		shootdown_invalidate_local(req);
 	if (!selftest_disabled(fault, REMOTE_INVALIDATION))
 		acks_due = invalidate_remote(req);
+	if (!selftest_disabled(fault, LOCAL_INVALIDATION))
+		shootdown_invalidate_local(req);
 
 	/* 3. WAIT for every acknowledgment, then tell the subscribers. */
 	if (selftest_disabled(fault, WAIT_BEFORE_FREE)) {

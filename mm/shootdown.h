@@ -50,7 +50,7 @@ extern struct shootdown_stats shootdown_cpu_stats[MAX_CPUS];
  * shootdown_cpu_step") and for the tests that must act at one step. */
 enum shootdown_step {
 	SHOOTDOWN_IDLE,
-	SHOOTDOWN_INVALIDATING,      /* steps 2a and 2b */
+	SHOOTDOWN_INVALIDATING,      /* step 2: the IPI sent, this CPU invalidating */
 	SHOOTDOWN_WAITING_FOR_ACKS,  /* step 3 */
 	SHOOTDOWN_FREEING,           /* step 4 */
 };

@@ -6,15 +6,22 @@
  *   vfree(addr)
  *     vm_claim_area()          BUSY -> UNMAPPING        mm/vmap_area.c
  *     vm_unmap_lazily()
- *       unmap_area_onto()      clear the entries; emptied tables and the
- *                              data frames go on a gather   mm/kpt_unmap.c
- *       the gather joins vm_lazy.pending; UNMAPPING -> LAZY
+ *       kpt_unmap_leaves()     clear the entries; the tables stay linked,
+ *                              for the next area there  mm/kpt_unmap.c
+ *       the data frames join vm_lazy.pending; UNMAPPING -> LAZY
  *       vm_purge_lazy_now()    when too much waits (or the window, or the
  *                              frames, run short)
+ *         kpt_reclaim_empty_tables()   unlink the tables still empty
  *         shootdown_flush_and_free()   invalidate everywhere, wait for
  *                              every ack, then frame_free() each page
- *                                                       mm/shootdown.c
+ *                              and table                mm/shootdown.c
  *         vmap_purge_finish()  LAZY -> FREE: the range may be lent again
+ *
+ * Why the tables wait for the purge: a vfree that unlinked its emptied
+ * PTE, PMD and PUD tables at once made the next vmalloc, a page further
+ * on, allocate and zero three new ones.  Kept linked until the purge, a
+ * table serves every area of its span in between, and the purge, which
+ * shoots down anyway, frees the ones still empty.
  *
  * The map side needs no TLB flush on x86: it only turns not-present
  * entries into present ones, and no CPU caches a not-present entry (SDM
@@ -121,14 +128,13 @@ int vm_map_area(struct kpt_mapping *m)
 
 /* ---- unmapping: now, or lazily ---- */
 
-/* Clear the area's entries onto @g.  Cannot fail for an area's range. */
-static void unmap_area_onto(const struct vmap_area *area, struct pt_gather *g)
+/* An error of kpt_unmap*() on an area's own range is a kernel bug. */
+static void expect_unmapped(const char *how, const struct vmap_area *area,
+			    int err)
 {
-	int err = kpt_unmap(area->start, area->end - area->start, g);
-
 	if (err)
-		panic("vmalloc: kpt_unmap(%#llx, %#llx) failed with %d; "
-		      "expected an area's range to unmap",
+		panic("vmalloc: %s(%#llx, %#llx) failed with %d; expected an "
+		      "area's range to unmap", how,
 		      (unsigned long long)area->start,
 		      (unsigned long long)(area->end - area->start), err);
 }
@@ -150,7 +156,8 @@ void vm_unmap_now(struct vmap_area *area, struct frame *frames)
 	struct pt_gather g;
 
 	pt_gather_init(&g);
-	unmap_area_onto(area, &g);
+	expect_unmapped("kpt_unmap", area,
+			kpt_unmap(area->start, area->end - area->start, &g));
 	frame_list_gather(frames, &g);
 	shootdown_flush_and_free(&g);   /* every CPU acked; pages freed */
 	vm_return_range(area);
@@ -163,7 +170,8 @@ void vm_unmap_lazily(struct vmap_area *area, struct frame *frames)
 	irqflags_t irq;
 
 	pt_gather_init(&g);
-	unmap_area_onto(area, &g);
+	expect_unmapped("kpt_unmap_leaves", area,
+			kpt_unmap_leaves(area->start, area->end - area->start, &g));
 	frame_list_gather(frames, &g);
 
 	irq = spin_lock_irqsave(&vm_lazy.lock);
@@ -197,6 +205,9 @@ void vm_purge_lazy_now(void)
 	if (batch.nr_areas == 0 && pt_gather_empty(&g))
 		return;
 
+	if (batch.nr_areas > 0)   /* every batch area's tables: still empty? */
+		kpt_reclaim_empty_tables(batch.flush_start,
+					 batch.flush_end - batch.flush_start, &g);
 	pt_gather_note_stale(&g, batch.flush_start, batch.flush_end);
 	shootdown_flush_and_free(&g);     /* every CPU acked; pages freed */
 	COUNTER_ADD(vm_stats.purges, 1);

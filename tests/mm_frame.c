@@ -72,7 +72,7 @@ static void test_free_poisons(struct selftest *t)
 	w[0] = 0x1234;
 	w[511] = 0x5678;
 	frame_free(f, FRAME_KERNEL);
-	if (frame_debug != FRAME_DEBUG_POISON) {
+	if (frame_debug == FRAME_DEBUG_OFF) {
 		selftest_skip(t, "frame_debug is off");
 		return;
 	}

@@ -1,7 +1,8 @@
 /* tests/pte_death.c: one PTE table, from linked to free, in the order
- * the protocol promises: vfree clears the entry that points to it and
- * gathers it (still allocated), the purge's shootdown runs, and only
- * then is it free.
+ * the protocol promises: vfree clears its entries and leaves it linked,
+ * empty (the next area there would reuse it); the purge unlinks it and
+ * gathers it (still allocated), its shootdown runs, and only then is it
+ * free.
  *
  * This is also the scenario that docs/gdb.md steps through and that
  * tests/gdb/test_gdb.py stops in (`selftest=pte_death`): the diagnostics
@@ -15,7 +16,7 @@
 
 /* 4 MiB: wherever vmalloc puts the area, a whole 2 MiB-aligned stretch
  * of it, and so a whole PTE table, belongs to it alone; vfree must
- * empty and unlink that table. */
+ * empty that table, and the purge unlink and free it. */
 #define DEATH_AREA_SIZE (4 * MiB)
 
 /* The table this case watches, kept where a debugger finds it by name
@@ -72,14 +73,12 @@ static void test_vfree_frees_an_emptied_pte_table_after_every_ack(struct selftes
 	vfree(p);
 	print_walk(t, "after vfree", va);
 	EXPECT_EQ(t, kpt_walk(va, &w), -ENOENT);
-	/* Cleared at the pmd, or higher when the pmd and pud tables above
-	 * emptied too (nothing else mapped in their range). */
-	EXPECT_TRUE(t, w.level >= PT_LEVEL_PMD);
-	EXPECT_EQ(t, table->use, FRAME_PT_PTE); /* unlinked, not yet free */
+	EXPECT_EQ(t, w.level, PT_LEVEL_PTE);    /* the pte cleared ... */
+	EXPECT_EQ(t, table->entries, 0);        /* ... in a linked, empty table */
 	EXPECT_EQ(t, table->flags & (FRAME_F_LINKED | FRAME_F_GATHERED),
-		  FRAME_F_GATHERED);
+		  FRAME_F_LINKED);
 
-	vm_purge_lazy_now();                    /* the shootdown, then free */
+	vm_purge_lazy_now();   /* unlink, gather, shoot down, then free */
 	selftest_diag(t, "after the purge: pte table %#llx is %s",
 		      (unsigned long long)frame_pa(table),
 		      frame_use_name((enum frame_use)table->use));

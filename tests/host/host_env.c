@@ -308,7 +308,7 @@ void host_mm_boot(const struct boot_info *bi,
 	direct_map_offset = (uintptr_t)host_ram;
 	host_cpu_features_default();
 	host_irqs_on = true;
-	frame_debug = FRAME_DEBUG_POISON;
+	frame_debug = FRAME_DEBUG_POISON_FULL;
 	frame_fail_countdown = -1;
 	frame_bug_action = FRAME_BUG_PANIC;
 	memset(&frame_bug_last, 0, sizeof(frame_bug_last));

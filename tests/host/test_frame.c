@@ -109,7 +109,7 @@ static void test_one_gib_block(struct selftest *t)
 	frame_free(f, FRAME_VMALLOC);
 	EXPECT_EQ(t, frame_stats.frames[FRAME_VMALLOC], 0);
 	EXPECT_EQ(t, frame_stats.free_blocks[FRAME_MAX_ORDER], 1);
-	frame_debug = FRAME_DEBUG_POISON;
+	frame_debug = FRAME_DEBUG_POISON_FULL;
 }
 
 /* A write into a free frame is found when the frame is handed out again. */
@@ -125,6 +125,53 @@ static void test_use_after_free_found(struct selftest *t)
 	/* LIFO free lists: the next order-0 allocation is this frame. */
 	EXPECT_PANIC(t, again = frame_alloc(0, FRAME_KERNEL), "written while free");
 	(void)again;
+	host_mm_boot_default();
+}
+
+/* Edge poisoning: a write at either end is found, one in the middle is
+ * not (what the cheaper mode gives up); full finds both. */
+static const struct poison_case {
+	const char *name;
+	enum frame_debug mode;
+	unsigned int word;        /* the uint64_t written after the free */
+	bool found;
+} poison_cases[] = {
+	{ "edges, first word",   FRAME_DEBUG_POISON_EDGES, 0,   true },
+	{ "edges, word 7",       FRAME_DEBUG_POISON_EDGES, 7,   true },
+	{ "edges, last word",    FRAME_DEBUG_POISON_EDGES, 511, true },
+	{ "edges, middle word",  FRAME_DEBUG_POISON_EDGES, 256, false },
+	{ "full, middle word",   FRAME_DEBUG_POISON_FULL,  256, true },
+	{ "off, first word",     FRAME_DEBUG_OFF,          0,   false },
+};
+
+/* One case; its own function, so that the panic's longjmp clobbers no
+ * loop variable. */
+static void poison_case_run(struct selftest *t, const struct poison_case *c)
+{
+	struct frame *f, *again = NULL;
+
+	host_mm_boot_default();
+	frame_debug = c->mode;
+	f = frame_alloc(0, FRAME_KERNEL);
+	ASSERT_TRUE(t, f != NULL);
+	frame_free(f, FRAME_KERNEL);
+	((uint64_t *)frame_virt(f))[c->word] = 42;   /* the bug */
+	if (c->found) {
+		EXPECT_PANIC(t, again = frame_alloc(0, FRAME_KERNEL),
+			     "written while free");
+	} else {
+		again = frame_alloc(0, FRAME_KERNEL);
+		if (again != f)
+			selftest_fail_at(t, __FILE__, __LINE__, "%s: got frame "
+					 "%p back, expected %p unchecked",
+					 c->name, (void *)again, (void *)f);
+	}
+}
+
+static void test_poison_modes(struct selftest *t)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(poison_cases); i++)
+		poison_case_run(t, &poison_cases[i]);
 	host_mm_boot_default();
 }
 
@@ -156,6 +203,7 @@ static const struct selftest_case host_frame_cases[] = {
 	{ "exhaust_all_then_merge_back", test_exhaust_and_merge_back },
 	{ "one_gib_block", test_one_gib_block },
 	{ "use_after_free_found_at_next_alloc", test_use_after_free_found },
+	{ "poison_modes_find_what_they_cover", test_poison_modes },
 	{ "bad_free_panics", test_bad_free_panics },
 	{ "no_ram_panics", test_no_ram_panics },
 };

@@ -253,6 +253,60 @@ static void test_partial_unmap_keeps_table(struct selftest *t)
 	EXPECT_EQ(t, kpt.stats.tables_linked[PT_LEVEL_PTE], ptes);
 }
 
+/* kpt_unmap_leaves() keeps emptied tables linked; the reclaim unlinks
+ * those still empty, bottom up, and leaves a refilled one.  Table-driven:
+ * which pages stay mapped when the reclaim runs, and what it must unlink. */
+static const struct reclaim_case {
+	const char *name;
+	bool refill;                 /* map a page in the table meanwhile */
+	uint64_t unlinked_tables;    /* on the gather after the reclaim */
+	uint64_t pte_tables_left;    /* linked after it, at this test's va */
+} reclaim_cases[] = {
+	{ "all empty: pte, pmd and pud tables go", false, 3, 0 },
+	{ "refilled: nothing goes",                true,  0, 1 },
+};
+
+static void reclaim_case_run(struct selftest *t, const struct reclaim_case *c)
+{
+	virt_addr_t va = VA(7);
+	uint64_t pte_before = kpt.stats.tables_linked[PT_LEVEL_PTE];
+	struct pt_gather g;
+	struct kpt_walk w;
+
+	ASSERT_EQ(t, map_4k(va, 0x400000, 2 * PAGE_SIZE), 0);
+	pt_gather_init(&g);
+	ASSERT_EQ(t, kpt_unmap_leaves(va, 2 * PAGE_SIZE, &g), 0);
+	EXPECT_EQ(t, g.nr_frames, 0);                      /* nothing unlinked */
+	EXPECT_EQ(t, kpt_walk(va, &w), -ENOENT);
+	EXPECT_EQ(t, w.level, PT_LEVEL_PTE);               /* the table is there */
+	EXPECT_EQ(t, kpt.stats.tables_linked[PT_LEVEL_PTE], pte_before + 1);
+	shootdown_flush_and_free(&g);
+	if (c->refill)
+		ASSERT_EQ(t, map_4k(va + PAGE_SIZE, 0x400000, PAGE_SIZE), 0);
+	pt_gather_init(&g);
+	ASSERT_EQ(t, kpt_reclaim_empty_tables(va, 2 * PAGE_SIZE, &g), 0);
+	if (g.nr_frames != c->unlinked_tables ||
+	    kpt.stats.tables_linked[PT_LEVEL_PTE] != pte_before + c->pte_tables_left)
+		selftest_fail_at(t, __FILE__, __LINE__, "%s: %llu tables unlinked "
+				 "(want %llu), %llu pte tables left (want %llu)",
+				 c->name, (unsigned long long)g.nr_frames,
+				 (unsigned long long)c->unlinked_tables,
+				 (unsigned long long)(kpt.stats.tables_linked[PT_LEVEL_PTE] -
+						      pte_before),
+				 (unsigned long long)c->pte_tables_left);
+	EXPECT_EQ(t, g.stale_start == g.stale_end, c->unlinked_tables == 0);
+	shootdown_flush_and_free(&g);
+	if (c->refill)
+		EXPECT_EQ(t, unmap_now(va + PAGE_SIZE, PAGE_SIZE), 0);
+	EXPECT_EQ(t, kpt.stats.tables_linked[PT_LEVEL_PTE], pte_before);
+}
+
+static void test_reclaim_unlinks_only_empty_tables(struct selftest *t)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(reclaim_cases); i++)
+		reclaim_case_run(t, &reclaim_cases[i]);
+}
+
 static const struct selftest_case host_kpt_cases[] = {
 	{ "walk_into_freed_table_panics", test_walk_into_freed_table_panics },
 	{ "walk_into_reused_table_panics", test_walk_into_reused_table_panics },
@@ -264,5 +318,6 @@ static const struct selftest_case host_kpt_cases[] = {
 	{ "new_tables_are_zeroed", test_new_tables_zeroed },
 	{ "gather_of_linked_table_panics", test_gather_of_linked_table_panics },
 	{ "partial_unmap_keeps_table", test_partial_unmap_keeps_table },
+	{ "reclaim_unlinks_only_empty_tables", test_reclaim_unlinks_only_empty_tables },
 };
 SELFTEST_SUITE(host_kpt, host_kpt_cases);
