@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Write the binary seed corpora of tests/fuzz/: multiboot2 information
-(tests/fuzz/corpus/multiboot/) and ACPI tables (tests/fuzz/corpus/acpi/),
-in the input formats that tests/fuzz/multiboot.c and tests/fuzz/acpi.c
-read.  Valid structures first, as GRUB and QEMU's firmware lay them out,
-then a few that are broken in one known way each.  Deterministic: run it
-again and git shows no change.
+(corpus/multiboot/), ACPI tables (corpus/acpi/), and operation sequences
+for the vmap-area and page-table fuzzers (corpus/vmap_area/,
+corpus/kpt/), in the input formats the targets read (see each
+tests/fuzz/<target>.c).  Valid structures first, as GRUB and QEMU's
+firmware lay them out, then a few that are broken in one known way
+each.  Deterministic (fixed seeds): run it again and git shows no
+change.
 
     python3 tests/fuzz/gen_corpus.py
 """
@@ -12,6 +14,7 @@ again and git shows no change.
 from __future__ import annotations
 
 import pathlib
+import random
 import struct
 
 CORPUS = pathlib.Path(__file__).resolve().parent / "corpus"
@@ -151,9 +154,44 @@ def acpi_seeds() -> dict[str, bytes]:
     }
 
 
+# ---- operation sequences (tests/fuzz/vmap_area.c, tests/fuzz/kpt.c) ----
+
+def vmap_area_seeds() -> dict[str, bytes]:
+    """[shape, window pages (u16), start page] then operations: an op
+    byte (% 6: alloc, alloc, free lazy, free unmapped, begin free,
+    purge) and its argument bytes."""
+    rng = random.Random(1)
+
+    def ops(n: int, weights: list[int]) -> bytes:
+        out = b""
+        for _ in range(n):
+            op = rng.choices(range(6), weights)[0]
+            out += bytes([op]) + bytes(rng.randrange(256) for _ in range(3))
+        return out
+    return {
+        "small-window-fills": b"\0" + struct.pack("<H", 62) + b"\3" +
+        ops(60, [4, 4, 2, 1, 1, 1]),
+        "lazy-and-purge": b"\0" + struct.pack("<H", 4000) + b"\0" +
+        ops(80, [3, 3, 3, 1, 1, 2]),
+        "huge-aligns": b"\1" + struct.pack("<H", 100) + b"\7" +
+        bytes([0, 0x0D, 1, 0, 0x0C, 3, 5, 0, 0x0F, 5, 2, 0, 0, 5, 5]),
+    }
+
+
+def kpt_seeds() -> dict[str, bytes]:
+    """[features] then operations of 12 bytes each (tests/fuzz/kpt.c)."""
+    rng = random.Random(2)
+    return {
+        f"ops-{i}": bytes([i % 2]) + bytes(rng.randrange(256)
+                                           for _ in range(12 * 24))
+        for i in range(4)
+    }
+
+
 def main() -> None:
     for target, seeds in (("multiboot", multiboot_seeds()),
-                          ("acpi", acpi_seeds())):
+                          ("acpi", acpi_seeds()),
+                          ("vmap_area", vmap_area_seeds())):
         folder = CORPUS / target
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in seeds.items():
