@@ -32,7 +32,7 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 \
 	-I. -MMD -MP
 FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
 
-FUZZERS := vmap_area cmdline multiboot acpi
+FUZZERS := vmap_area kpt cmdline multiboot acpi
 
 # The sources of each target.  printk, panic and spinlocks come from the
 # host tests' shims: vmap_shim.c (a searchable log) where nothing else

@@ -191,7 +191,8 @@ def kpt_seeds() -> dict[str, bytes]:
 def main() -> None:
     for target, seeds in (("multiboot", multiboot_seeds()),
                           ("acpi", acpi_seeds()),
-                          ("vmap_area", vmap_area_seeds())):
+                          ("vmap_area", vmap_area_seeds()),
+                          ("kpt", kpt_seeds())):
         folder = CORPUS / target
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in seeds.items():
