@@ -131,7 +131,7 @@ help:
 	@echo "make            build build/kernel.elf and build/shootdown.iso"
 	@echo "make run        install missing packages, build, boot QEMU (FIRMWARE=bios|uefi SMP=4 CPU=max MEM=512M"
 	@echo "                TCG_THREAD=multi|single CMDLINE=...)"
-	@echo "make test       host tests, clang build, boots (BIOS/UEFI, -smp 1..8, -cpu max/qemu64), bad-input boots;"
+	@echo "make test       host tests, fuzzers, clang build, boots (BIOS/UEFI, -smp 1..8, -cpu max/qemu64), bad-input boots;"
 	@echo "                prints 'N passed, N failed' last (TESTFLAGS=... adds tools/run_tests.py options)"
 	@echo "make fuzz       run each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS (60); runs/s table"
 	@echo "make bench      boot the bench suite at full size (SMP=4); table and CSV in build/bench/"
