@@ -69,7 +69,10 @@ def failure_lines(log: pathlib.Path) -> list[str]:
                       r"panic|Test unit written|^==\d+==")
     lines = [line for line in log.read_text(errors="replace").splitlines()
              if keep.search(line) and not line.startswith("    #")]
-    return lines[:12]
+    # The input may be quoted in a message: keep the log one clean line
+    # per line.
+    return ["".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+            for line in lines[:12]]
 
 
 def main() -> int:
