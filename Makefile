@@ -134,8 +134,9 @@ help:
 	@echo "make            build build/kernel.elf and build/shootdown.iso"
 	@echo "make run        install missing packages, build, boot QEMU (FIRMWARE=bios|uefi SMP=4 CPU=max MEM=512M"
 	@echo "                TCG_THREAD=multi|single CMDLINE=...)"
-	@echo "make test       host tests, clang build, boots (BIOS/UEFI, -smp 1..8, -cpu max/qemu64), bad-input boots;"
+	@echo "make test       host tests, fuzzers, clang build, boots (BIOS/UEFI, -smp 1..8, -cpu max/qemu64), bad-input boots;"
 	@echo "                prints 'N passed, N failed' last (TESTFLAGS=... adds tools/run_tests.py options)"
+	@echo "make fuzz       run each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS (60); runs/s table"
 	@echo "make bench      boot the bench suite at full size (SMP=4); table and CSV in build/bench/"
 	@echo "make bench-sweep  -smp 1,2,4,8 (BENCH_SWEEP=...): CSV and SVG plots in build/bench/"
 	@echo "make debug      boot QEMU paused, gdb stub on :1234; then 'make gdb' in another terminal"
@@ -187,17 +188,21 @@ run: deps
 	$(QEMU_RUN) $(if $(CMDLINE),--cmdline "$(CMDLINE)")
 
 -include tests/host/host.mk
+-include tests/fuzz/fuzz.mk
 
 # Every test, in one count (docs/testing.md): the host unit tests of mm/
 # and of tools/ (KTAP), the kernel built with clang (one pass or fail;
 # -Werror, so a warning fails it), the boot matrix of tools/run_tests.py
 # (DEFAULT_MATRIX), the bad-input boots (BOOT_CHECKS), and the shape of
 # `make bench`'s output from one tiny bench boot (tools/bench.py --check),
-# and the gdb helpers run against a paused boot (tests/gdb/test_gdb.py).
+# the gdb helpers run against a paused boot (tests/gdb/test_gdb.py), and
+# each fuzzer of tests/fuzz/ over its seed corpus and a few seconds of new
+# inputs (KTAP, one case per fuzzer).
 test: deps
 	@$(MAKE) --no-print-directory all
 	$(PYTHON) tools/run_tests.py \
 		--host-cmd "$(MAKE) --no-print-directory host-tests" \
+		--host-cmd "$(MAKE) --no-print-directory fuzz-test" \
 		--host-cmd "$(PYTHON) tests/tools/ktap_unittest.py" \
 		--host-cmd "$(PYTHON) tools/bench.py --check --smp 4" \
 		--host-cmd "$(PYTHON) tests/gdb/test_gdb.py" \

@@ -24,13 +24,13 @@ static bool parse_uint(const char *s, uint64_t *out)
 {
 	unsigned int base = 10;
 	uint64_t v = 0, scale = 1;
+	const char *digits;
 
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
 		base = 16;
 		s += 2;
 	}
-	if (!*s)
-		return false;
+	digits = s;
 	for (; *s; s++) {
 		unsigned int d;
 
@@ -42,6 +42,10 @@ static bool parse_uint(const char *s, uint64_t *out)
 			return false;           /* overflow */
 		v = v * base + d;
 	}
+	/* At least one digit: a bare suffix ("num=K", "0xM") is malformed,
+	 * not zero. */
+	if (s == digits)
+		return false;
 	switch (*s) {
 	case '\0': break;
 	case 'K': case 'k': scale = KiB; s++; break;

@@ -39,6 +39,8 @@ static const struct cmdline_case cmdline_table[] = {
 	{ "bogus", 1, false, 7, "default" },                 /* unknown option */
 	{ "number=12x", 1, false, 7, "default" },            /* malformed value */
 	{ "number=", 1, false, 7, "default" },
+	{ "number=K", 1, false, 7, "default" },     /* a suffix, no digit (fuzzer) */
+	{ "number=0xM", 1, false, 7, "default" },
 	{ "number=99999999999999999999", 1, false, 7, "default" },   /* overflow */
 	{ "flag=maybe", 1, false, 7, "default" },
 	{ "name=waytoolongforthebuffer", 1, false, 7, "default" },

@@ -15,6 +15,7 @@ packages() {
 gcc                 compiles the kernel (freestanding) and the host tests
 clang               the other compiler: make CC=clang
 lld                 clang's linker
+libclang-rt-14-dev  clang's libFuzzer and sanitizer runtimes: make fuzz, the fuzzers in make test
 binutils            ld and nm: the kernel link and its symbol table
 make                the build
 python3             tools/: the QEMU runner, the KTAP summary, gen_ksyms

@@ -131,7 +131,10 @@ int acpi_rsdp_check(const void *p, size_t len, phys_addr_t *root_pa,
 }
 
 /* Under BIOS without a multiboot2 tag: the EBDA's first KiB (its segment
- * is the word at 0x40e), then 0xe0000-0xfffff. */
+ * is the word at 0x40e), then 0xe0000-0xfffff.  Each area is mapped once,
+ * whole: one mapping per 16-byte candidate would use up the
+ * ACPI_MAX_MAPPINGS slots within the first KiB (acpi_phys() then returns
+ * NULL) and would map 16 bytes of a candidate that is read for 20 or 36. */
 static int acpi_rsdp_scan_bios(phys_addr_t *root_pa, bool *root_is_xsdt)
 {
 	const uint16_t *ebda_seg = acpi_phys(0x40e, 2, "BIOS data area");
@@ -142,19 +145,22 @@ static int acpi_rsdp_scan_bios(phys_addr_t *root_pa, bool *root_is_xsdt)
 	if (ebda_seg && *ebda_seg)
 		areas[0] = (typeof(areas[0])){ (phys_addr_t)*ebda_seg << 4,
 					       ((phys_addr_t)*ebda_seg << 4) + 1024 };
-	for (size_t i = 0; i < ARRAY_SIZE(areas); i++)
-		for (phys_addr_t pa = areas[i].start; pa + RSDP_V1_LEN <= areas[i].end; pa += 16) {
-			const struct acpi_rsdp *r = acpi_phys(pa, 16, "RSDP candidate");
+	for (size_t i = 0; i < ARRAY_SIZE(areas); i++) {
+		uint64_t len = areas[i].end - areas[i].start;
+		const uint8_t *area = len ? acpi_phys(areas[i].start, len, "BIOS area") : NULL;
+
+		for (uint64_t off = 0; area && off + RSDP_V1_LEN <= len; off += 16) {
+			const struct acpi_rsdp *r = (const void *)(area + off);
 
 			if (memcmp(r->signature, "RSD PTR ", 8) == 0 &&
 			    checksum(r, RSDP_V1_LEN) == 0) {
 				printk("acpi: RSDP found at %#llx by the BIOS area scan\n",
-				       (unsigned long long)pa);
-				return acpi_rsdp_check(r, pa + sizeof(*r) <= areas[i].end ?
-						       sizeof(*r) : RSDP_V1_LEN,
+				       (unsigned long long)(areas[i].start + off));
+				return acpi_rsdp_check(r, MIN(sizeof(*r), len - off),
 						       root_pa, root_is_xsdt);
 			}
 		}
+	}
 	printk("acpi: no RSDP in the EBDA or the BIOS area\n");
 	return -ENOENT;
 }
