@@ -133,6 +133,10 @@ def rerun_command(boot: qemu_run.Boot) -> str:
     copy from a failure report."""
     cmd = ["tools/qemu_run.py", "--firmware", boot.firmware,
            "--smp", str(boot.smp), "--cpu", boot.cpu]
+    if boot.mem != qemu_run.Boot.mem:
+        cmd += ["--mem", boot.mem]
+    if boot.machine is not None:
+        cmd += ["--machine", boot.machine]
     if boot.tcg_thread != "multi":
         cmd += ["--tcg-thread", boot.tcg_thread]
     if boot.cmdline is not None:
@@ -222,6 +226,30 @@ def judge_unknown_option(lines: list[str],
     return problems
 
 
+def judge_boots_saying(*messages: str) -> Judge:
+    """A machine unlike the usual one: the kernel must say what it found
+    (each of @messages appears in a line of the log, in this order) and
+    every selected selftest must pass (or skip with its reason)."""
+    def judge(lines: list[str], outcome: qemu_run.Outcome) -> list[str]:
+        problems, at = [], 0
+        for message in messages:
+            found = next((i for i in range(at, len(lines))
+                          if message in lines[i]), None)
+            if found is None:
+                problems.append(f"no line saying '{message}'" +
+                                (" after the ones before" if at else ""))
+            else:
+                at = found + 1
+        if not ktap_starts(lines):
+            problems.append("no KTAP output: no selftest ran")
+        if outcome.status != qemu_run.EXIT_PASSED:
+            problems.append(f"want every selected test to pass; got: "
+                            f"{outcome.message}")
+        return problems
+    judge.__doc__ = f"says {messages!r}; the selftests pass"
+    return judge
+
+
 # Bad boot input.  BIOS only: under OVMF a 32-bit CPU cannot run
 # the (64-bit) firmware at all, and the other two take the same path in
 # the kernel whatever the firmware.
@@ -239,6 +267,14 @@ BOOT_CHECKS: dict[str, BootCheck] = {
         qemu_run.Boot(firmware="bios", smp=1,
                       cmdline=f"selftest=cmdline {UNKNOWN_OPTION}=1"),
         judge_unknown_option),
+    # -smp 2 so that a second CPU exists which nothing announces.
+    "no-acpi": BootCheck(
+        "no ACPI at all: the local APIC from its MSR, the boot CPU alone",
+        qemu_run.Boot(firmware="bios", smp=2, machine="pc,acpi=off",
+                      cmdline="selftest=smp,shootdown,fixmap"),
+        judge_boots_saying("acpi: no RSDP",
+                           "from the IA32_APIC_BASE MSR",
+                           "running on the boot CPU alone")),
 }
 
 

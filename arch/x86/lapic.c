@@ -76,9 +76,18 @@ static void lapic_write(uint32_t reg, uint32_t value)
 		lapic_mmio[reg / 4] = value;
 }
 
+/* Before lapic_init_boot() (or on a CPU without a local APIC) there are
+ * no registers to read: the initial APIC id that CPUID leaf 1 reports in
+ * EBX[31:24] is the same number for every xAPIC id a boot can have. */
 uint32_t lapic_id(void)
 {
-	uint32_t id = lapic_read(LAPIC_ID);
+	uint32_t id, a, b, c, d;
+
+	if (lapic_mode == LAPIC_NONE) {
+		cpuid_count(1, 0, &a, &b, &c, &d);
+		return b >> 24;
+	}
+	id = lapic_read(LAPIC_ID);
 
 	return lapic_mode == LAPIC_X2APIC ? id : id >> 24;
 }
@@ -151,10 +160,15 @@ int lapic_init_boot(phys_addr_t madt_lapic_pa)
 	if (cpu_features.x2apic || (base & APIC_BASE_X2APIC)) {
 		lapic_mode = LAPIC_X2APIC;
 	} else {
+		/* The MSR is the CPU's own word; the MADT's copy may be
+		 * missing (no ACPI) or stale. */
 		if (madt_lapic_pa && madt_lapic_pa != pa)
 			printk("lapic: the MADT says %#llx, the APIC_BASE MSR "
 			       "%#llx; using the MSR's\n",
 			       (unsigned long long)madt_lapic_pa, (unsigned long long)pa);
+		else if (!madt_lapic_pa)
+			printk("lapic: no MADT; registers at %#llx, from the "
+			       "IA32_APIC_BASE MSR\n", (unsigned long long)pa);
 		err = lapic_map_mmio(pa);
 		if (err)
 			return err;

@@ -36,7 +36,9 @@ int lapic_init_boot(phys_addr_t madt_lapic_pa);
  * => every CPU, during its bring-up; IRQs off. */
 void lapic_init_this_cpu(void);
 
-uint32_t lapic_id(void);        /* this CPU's APIC id */
+/* This CPU's APIC id: from the ID register, or from CPUID while no
+ * local APIC is set up (lapic_mode == LAPIC_NONE). */
+uint32_t lapic_id(void);
 void lapic_eoi(void);
 
 /* Measure lapic_timer_hz against the PIT.  => boot CPU, IRQs off. */

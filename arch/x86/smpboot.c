@@ -194,8 +194,11 @@ void smp_boot(void)
 	uint32_t boot_apic;
 	bool boot_cpu_listed = false;
 
-	if (acpi_madt.nr_cpus == 0 || lapic_init_boot(acpi_madt.lapic_pa) < 0) {
-		printk("smp: running on the boot CPU alone\n");
+	/* The local APIC is set up even without a MADT: it is the CPU's own
+	 * (IA32_APIC_BASE says where), and lapic_id() and the IPIs need it
+	 * whatever the number of CPUs. */
+	if (lapic_init_boot(acpi_madt.lapic_pa) < 0) {
+		printk("smp: no usable local APIC; running on the boot CPU alone\n");
 		return;
 	}
 	boot_apic = lapic_id();
@@ -203,6 +206,11 @@ void smp_boot(void)
 	smp_stop_init();
 	lapic_timer_calibrate();
 	printk("smp: CPU 0 is APIC %u (the boot CPU)\n", boot_apic);
+	if (acpi_madt.nr_cpus == 0) {
+		printk("smp: no ACPI MADT lists the other CPUs; running on the "
+		       "boot CPU alone\n");
+		return;
+	}
 	if (!trampoline_memory_is_free()) {
 		printk("smp: running on the boot CPU alone\n");
 		return;

@@ -96,6 +96,11 @@ class Command(unittest.TestCase):
         with self.assertRaises(qemu_run.SetupError):
             self.command(tcg_thread="many")
 
+    def test_machine_only_when_asked(self):
+        self.assertNotIn("-machine", self.command())
+        cmd = self.command(machine="pc,acpi=off")
+        self.assertEqual(cmd[cmd.index("-machine") + 1], "pc,acpi=off")
+
     def test_gdb(self):
         cmd = self.command(gdb=True)
         self.assertEqual(cmd[-3:], ["-gdb", "tcp:localhost:1234", "-S"])
