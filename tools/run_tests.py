@@ -275,6 +275,16 @@ BOOT_CHECKS: dict[str, BootCheck] = {
         judge_boots_saying("acpi: no RSDP",
                            "from the IA32_APIC_BASE MSR",
                            "running on the boot CPU alone")),
+    # 20 > MAX_CPUS (16): the MADT's last four stay in wait-for-STARTUP,
+    # and the broadcast shorthand would reach them.  Single-threaded TCG:
+    # 20 vCPUs on 2 cores.
+    "more-cpus-than-max": BootCheck(
+        "-smp 20: 16 CPUs online, calls to all go one IPI per CPU",
+        qemu_run.Boot(firmware="bios", smp=20, tcg_thread="single",
+                      cmdline="selftest=smp,shootdown"),
+        judge_boots_saying("4 more enabled CPUs beyond MAX_CPUS",
+                           "20 CPUs present, 16 online",
+                           "broadcasts sent one IPI per CPU")),
 }
 
 

@@ -82,6 +82,12 @@ void arch_wait_for_interrupt(void);
 void arch_send_call_ipi_one(unsigned int cpu);
 void arch_send_call_ipi_all_but_self(void);
 
+/* CPUs the machine has, online or not: the MADT's enabled CPUs, those
+ * beyond MAX_CPUS and those that failed to start included (1 without a
+ * MADT).  The "all excluding self" shorthand reaches every one of them,
+ * so kernel/smp.c uses it only while this equals smp_num_online(). */
+unsigned int arch_nr_present_cpus(void);
+
 /* The clock source (arch/x86/tsc.c), for kernel/clock.c: an ordered read
  * of the cycle counter, and its rate measured once at boot. */
 uint64_t arch_clock_cycles(void);

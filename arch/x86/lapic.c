@@ -273,6 +273,11 @@ void lapic_send_nmi_all_but_self(void)
 	lapic_write_icr(0, ICR_ALL_BUT_SELF | ICR_NMI);
 }
 
+void lapic_send_nmi(uint32_t apic_id)
+{
+	lapic_write_icr(apic_id, ICR_NMI);
+}
+
 /* INIT, level-triggered assert: the target resets and waits for a
  * STARTUP IPI (SDM 8.4.4.1).  Also how a CPU that failed to start is
  * parked again. */

@@ -50,6 +50,7 @@ void lapic_timer_calibrate(void);
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
 void lapic_send_ipi_all_but_self(uint8_t vector);   /* one ICR write */
 void lapic_send_nmi_all_but_self(void);             /* one ICR write */
+void lapic_send_nmi(uint32_t apic_id);
 void lapic_send_init(uint32_t apic_id);
 void lapic_send_startup(uint32_t apic_id, phys_addr_t trampoline_pa);
 

@@ -3,13 +3,16 @@
  *
  * An NMI, because the others may have IRQs off: spinning on a lock the
  * panicking CPU holds, or waiting for its acknowledgment.  One command
- * reaches them all (the "all excluding self" shorthand).  Each halts
+ * reaches them all (the "all excluding self" shorthand) when every
+ * present CPU is online; else one NMI per online CPU, so that a CPU
+ * parked or never started is left alone.  Each halts
  * inside the NMI handler and never returns from it, so further NMIs stay
  * blocked too.  The panicking CPU waits a moment for them, then goes on
  * printing whatever they did.
  */
 #include "arch/x86/cpu.h"
 #include "arch/x86/lapic.h"
+#include "arch/x86/percpu.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/trap.h"
 #include "kernel/clock.h"
@@ -47,7 +50,16 @@ void machine_stop_other_cpus(void)
 	if (others == 0)
 		return;
 	__atomic_store_n(&stop_requested, 1, __ATOMIC_RELEASE);
-	lapic_send_nmi_all_but_self();
+	if (arch_nr_present_cpus() == smp_num_online()) {
+		lapic_send_nmi_all_but_self();
+	} else {
+		cpumask_t online = smp_online_mask();
+		unsigned int cpu;
+
+		for_each_cpu(cpu, &online)
+			if (cpu != this_cpu_id())
+				lapic_send_nmi(percpu_areas[cpu].apic_id);
+	}
 	start = clock_ns();
 	while (__atomic_load_n(&cpus_stopped, __ATOMIC_ACQUIRE) < others &&
 	       clock_ns() - start < STOP_WAIT_NS)

@@ -62,6 +62,14 @@ static struct { uint64_t cr0, cr4, efer; } boot_cpu_control;
  * start keeps its stack for the next AP, which takes that number. */
 static virt_addr_t ap_stack_top[MAX_CPUS];
 
+/* See arch_nr_present_cpus(); set once by smp_boot(). */
+static unsigned int cpus_present = 1;
+
+unsigned int arch_nr_present_cpus(void)
+{
+	return cpus_present;
+}
+
 void arch_wait_for_interrupt(void)
 {
 	__asm__ __volatile__("sti; hlt" ::: "memory");
@@ -240,4 +248,11 @@ void smp_boot(void)
 		printk("smp: the boot CPU's APIC %u is not in the MADT\n", boot_apic);
 	printk("smp: %u CPUs online%s\n", smp_num_online(),
 	       failed ? ", some did not start (see above)" : "");
+	cpus_present = acpi_madt.nr_cpus + acpi_madt.cpus_dropped +
+		       (boot_cpu_listed ? 0 : 1);
+	if (cpus_present != smp_num_online())
+		printk("smp: %u CPUs present, %u online: calls to every CPU go "
+		       "as one IPI per online CPU, never the broadcast shorthand, "
+		       "which would reach the others too\n",
+		       cpus_present, smp_num_online());
 }
