@@ -36,6 +36,7 @@
 #include "arch/x86/arch.h"
 #include "kernel/clock.h"
 #include "kernel/ksyms.h"
+#include "kernel/nmi.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "kernel/smp.h"
@@ -339,6 +340,10 @@ static void smp_call_send(cpumask_t targets, smp_call_fn fn, void *arg,
  * the message. */
 static int smp_call_check(const char *who, smp_call_fn fn, enum smp_wait wait)
 {
+	/* First, before any printk: the interrupted code may hold this
+	 * CPU's descriptors half filled, or the console lock. */
+	if (nmi_refuse(who))
+		return -EPERM;
 	if (!fn) {
 		printk("%s: fn is NULL\n", who);
 		return -EINVAL;
@@ -425,6 +430,8 @@ int smp_call_wait_for_acks(void)
 	bool irqs_were_on = arch_irqs_enabled();
 	struct smp_cpu *c = this_smp_cpu();
 
+	if (nmi_refuse("smp_call_wait_for_acks"))
+		return -EPERM;
 	if (smp_in_call_handler()) {
 		printk("smp_call_wait_for_acks: CPU %u would wait inside a called "
 		       "fn, which can deadlock; refused\n", this_cpu_id());
@@ -444,6 +451,8 @@ int smp_post_idle_work(unsigned int cpu, struct smp_idle_work *w)
 {
 	struct smp_idle_work *none = NULL;
 
+	if (nmi_refuse("smp_post_idle_work"))
+		return -EPERM;
 	if (!w || !w->fn || !smp_cpu_online(cpu) || cpu == this_cpu_id() || cpu == 0) {
 		printk("smp_post_idle_work: CPU %u is not an online AP other than "
 		       "this one, or there is no work\n", cpu);

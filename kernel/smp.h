@@ -99,7 +99,8 @@ cpumask_t smp_online_mask(void);
 
 /* ---- cross-CPU calls ---- */
 
-/* => any context but NMI; IRQs on or off (they are off inside).
+/* => any context but NMI (there: -EPERM, recorded by kernel/nmi.h, not
+ *    printed); IRQs on or off (they are off inside).
  * => SMP_WAIT_ACK: not from inside a called fn (-EDEADLK).
  * => returns 0, or -EINVAL/-EDEADLK with a message and no IPI sent. */
 int smp_call_one(unsigned int cpu, smp_call_fn fn, void *arg, enum smp_wait wait);

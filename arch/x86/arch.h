@@ -66,6 +66,12 @@ void arch_write_pgd_root(phys_addr_t root);
 /* The CPU running this code: 0 for the boot CPU. */
 unsigned int this_cpu_id(void);
 
+/* Inside an NMI handler on this CPU (arch/x86/idt.c counts the nesting:
+ * an exception's iret inside the handler unblocks NMIs, so one NMI can
+ * interrupt another).  Code that takes locks or sends IPIs refuses to run
+ * when this is true (kernel/nmi.h). */
+bool in_nmi(void);
+
 /* Interrupt state of this CPU. */
 bool arch_irqs_enabled(void);
 void arch_irq_disable(void);

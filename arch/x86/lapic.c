@@ -236,10 +236,17 @@ void lapic_timer_calibrate(void)
 /* One IPI: @low is the ICR's low word (vector, delivery mode, shorthand).
  * IRQs are off around it: in xAPIC mode the ICR is two registers, and an
  * interrupt handler sending its own IPI between the two writes would
- * send ours to its destination. */
+ * send ours to its destination.  An NMI cannot be held off that way.
+ * Cross-CPU calls and shootdowns refuse to run in NMI context
+ * (kernel/nmi.h), so the only IPIs sent from an NMI are panic's stop
+ * NMIs and tests/nmi.c's; and an IPI sent in NMI context puts back the
+ * destination it found in ICR high, which the interrupted code may have
+ * written and be about to use. */
 static void lapic_write_icr(uint32_t apic_id, uint32_t low)
 {
 	bool irqs_were_on = read_rflags() & RFLAGS_IF;
+	bool nmi = in_nmi();
+	uint32_t saved_high = 0;
 
 	cli();
 	if (lapic_mode == LAPIC_X2APIC) {
@@ -251,8 +258,15 @@ static void lapic_write_icr(uint32_t apic_id, uint32_t low)
 	} else {
 		while (lapic_read(LAPIC_ICR_LOW) & ICR_SEND_PENDING)
 			cpu_relax();
+		if (nmi)
+			saved_high = lapic_read(LAPIC_ICR_HIGH);
 		lapic_write(LAPIC_ICR_HIGH, apic_id << 24);
 		lapic_write(LAPIC_ICR_LOW, low);   /* this write sends */
+		if (nmi) {
+			while (lapic_read(LAPIC_ICR_LOW) & ICR_SEND_PENDING)
+				cpu_relax();
+			lapic_write(LAPIC_ICR_HIGH, saved_high);
+		}
 	}
 	if (irqs_were_on)
 		sti();

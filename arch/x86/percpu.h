@@ -19,6 +19,7 @@ struct percpu {
 	struct fault_record last_fault; /* the last fault extable caught */
 	struct selftest *running_test;  /* the selftest case running here */
 	unsigned int exception_depth;   /* nested exceptions, to stop loops */
+	unsigned int nmi_depth;         /* > 0 inside an NMI handler: see in_nmi() */
 	struct cpu_tables tables;       /* GDT, TSS and IST stacks */
 };
 

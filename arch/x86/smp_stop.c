@@ -16,6 +16,7 @@
 #include "arch/x86/smp.h"
 #include "arch/x86/trap.h"
 #include "kernel/clock.h"
+#include "kernel/panic.h"
 #include "kernel/shutdown.h"
 #include "kernel/smp.h"
 
@@ -23,17 +24,56 @@
  * NMI reaches a running vCPU in microseconds. */
 #define STOP_WAIT_NS (100 * NSEC_PER_MSEC)
 
+/* How long nmi_run_on_cpu() waits: an NMI is taken within microseconds
+ * even by a CPU with IRQs off; ten seconds is a safety net (as the
+ * call layer's SMP_ACK_TIMEOUT_NS), not a timing assertion. */
+#define NMI_RUN_TIMEOUT_NS (10 * NSEC_PER_SEC)
+
 static uint32_t stop_requested;
 static uint32_t cpus_stopped;
+
+/* nmi_run_on_cpu(): the function each CPU is to run in its next NMI;
+ * set by the sender, cleared (release) by the target when fn returned. */
+static void (*nmi_work[MAX_CPUS])(void);
 
 /* => NMI, on its IST stack: any other CPU state. */
 static void nmi_handler(struct trap_frame *f)
 {
+	void (*fn)(void);
+
 	if (__atomic_load_n(&stop_requested, __ATOMIC_ACQUIRE)) {
 		__atomic_fetch_add(&cpus_stopped, 1, __ATOMIC_RELEASE);
 		cpu_halt_forever();
 	}
+	fn = __atomic_load_n(&nmi_work[this_cpu_id()], __ATOMIC_ACQUIRE);
+	if (fn) {
+		fn();
+		__atomic_store_n(&nmi_work[this_cpu_id()], NULL, __ATOMIC_RELEASE);
+		return;
+	}
 	exception_handle(f);    /* an NMI nobody sent: reported, then panic */
+}
+
+int nmi_run_on_cpu(unsigned int cpu, void (*fn)(void))
+{
+	void (*none)(void) = NULL;
+	uint64_t start;
+
+	if (!smp_cpu_online(cpu) || cpu == this_cpu_id() || !fn || in_nmi())
+		return -EINVAL;
+	if (!__atomic_compare_exchange_n(&nmi_work[cpu], &none, fn, false,
+					 __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		return -EBUSY;
+	lapic_send_nmi(percpu_areas[cpu].apic_id);
+	start = clock_ns();
+	while (__atomic_load_n(&nmi_work[cpu], __ATOMIC_ACQUIRE)) {
+		if (clock_ns() - start > NMI_RUN_TIMEOUT_NS)
+			panic("nmi_run_on_cpu: CPU %u did not run %p in an NMI "
+			      "within %llu ms", cpu, fn,
+			      (unsigned long long)(NMI_RUN_TIMEOUT_NS / NSEC_PER_MSEC));
+		cpu_relax();
+	}
+	return 0;
 }
 
 void smp_stop_init(void)
