@@ -239,19 +239,30 @@ static __noreturn void smp_call_timeout(const struct smp_call *call, uint64_t pe
 	      (unsigned long long)pending);
 }
 
+/* The first reading starts the clock; no value of it means "not
+ * started", since a clock may well read 0 then. */
+bool smp_ack_wait_expired(struct smp_ack_wait *w, uint64_t now)
+{
+	if (!w->started) {
+		w->started = true;
+		w->start = now;
+		return false;
+	}
+	return now - w->start > SMP_ACK_TIMEOUT_NS;
+}
+
 /* Spin until every target of @call has acknowledged, serving this CPU's
  * queue meanwhile.  => IRQs off. */
 static void smp_call_wait(struct smp_cpu *c, const struct smp_call *call)
 {
-	uint64_t pending, start = 0;
+	struct smp_ack_wait w = { 0 };
+	uint64_t pending;
 
 	while ((pending = __atomic_load_n(&call->pending, __ATOMIC_ACQUIRE)) != 0) {
 		uint64_t now = clock_ns();
 
 		c->stats.calls_run_polled += smp_call_run_queue();
-		if (start == 0)
-			start = now;
-		else if (now - start > SMP_ACK_TIMEOUT_NS)
+		if (smp_ack_wait_expired(&w, now))
 			smp_call_timeout(call, pending);
 		cpu_relax();
 	}

@@ -139,6 +139,14 @@ struct smp_stats smp_stats_of(unsigned int cpu);
  * boot summary). */
 void smp_print_summary(void);
 
+/* The acknowledgment timeout's clock (exposed for tests/smp.c): true
+ * once @now is more than SMP_ACK_TIMEOUT_NS after the first reading. */
+struct smp_ack_wait {
+	bool started;
+	uint64_t start;
+};
+bool smp_ack_wait_expired(struct smp_ack_wait *w, uint64_t now);
+
 /* How a call's IPIs go out (exposed for tests/smp.c). */
 enum smp_ipi {
 	SMP_IPI_EACH_TARGET,     /* one ICR command per target */

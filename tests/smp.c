@@ -378,6 +378,36 @@ static const struct {
 	{ "16 online of 16 present",        0xfffe, 0xffff, 0, 16, SMP_IPI_ALL_BUT_SELF },
 };
 
+/* The ack timeout fires whatever the clock read when the wait began,
+ * 0 included (a clock that starts at 0 used to restart it forever). */
+static const struct {
+	const char *name;
+	uint64_t readings[4];
+	unsigned int expires_at;    /* index of the first expired reading, or 4 */
+} ack_wait_rows[] = {
+	{ "clock starts at 0", { 0, 0, SMP_ACK_TIMEOUT_NS + 1, 0 }, 2 },
+	{ "clock starts at 5", { 5, 6, SMP_ACK_TIMEOUT_NS + 6, 0 }, 2 },
+	{ "exactly the timeout is not past it", { 7, SMP_ACK_TIMEOUT_NS + 7,
+	  SMP_ACK_TIMEOUT_NS + 8, 0 }, 2 },
+	{ "never long enough", { 0, 1, 2, SMP_ACK_TIMEOUT_NS }, 4 },
+};
+
+static void test_ack_timeout_fires_from_a_clock_at_0(struct selftest *t)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ack_wait_rows); i++) {
+		struct smp_ack_wait w = { 0 };
+		unsigned int at = 4;
+
+		for (unsigned int j = 0; j < 4 && at == 4; j++)
+			if (smp_ack_wait_expired(&w, ack_wait_rows[i].readings[j]))
+				at = j;
+		if (at != ack_wait_rows[i].expires_at)
+			selftest_fail_at(t, __FILE__, __LINE__, "%s: expired at "
+				"reading %u, want %u (4: never)", ack_wait_rows[i].name,
+				at, ack_wait_rows[i].expires_at);
+	}
+}
+
 static void test_shorthand_only_when_all_present_are_online(struct selftest *t)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(choose_ipi_rows); i++) {
@@ -472,6 +502,8 @@ static const struct selftest_case smp_cases[] = {
 	{ "pairs_call_each_other_irqs_off", test_pairs_call_each_other_irqs_off },
 	{ "bad_input_is_refused", test_bad_input_is_refused },
 	{ "broadcast_is_one_ipi", test_broadcast_is_one_ipi },
+	{ "ack_timeout_fires_from_a_clock_at_0",
+	  test_ack_timeout_fires_from_a_clock_at_0 },
 	{ "shorthand_only_when_all_present_are_online",
 	  test_shorthand_only_when_all_present_are_online },
 	{ "failure_on_another_cpu_is_reported", test_failure_on_another_cpu_is_reported },
