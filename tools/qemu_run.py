@@ -120,6 +120,7 @@ class Boot:
     """One machine to boot."""
     firmware: str = "bios"             # "bios" (SeaBIOS) or "uefi" (OVMF)
     smp: int = 1
+    maxcpus: int | None = None         # -smp N,maxcpus=M: M - N hotpluggable
     mem: str = "512M"
     cpu: str = "max"
     machine: str | None = None         # -machine value; None: QEMU's default
@@ -262,7 +263,10 @@ def qemu_command(boot: Boot, iso: Path, vars_copy: Path) -> list[str]:
                          f"'{boot.tcg_thread}'")
     cmd = ["qemu-system-x86_64",
            "-accel", f"tcg,thread={boot.tcg_thread}",
-           "-cpu", boot.cpu, "-smp", str(boot.smp), "-m", boot.mem,
+           "-cpu", boot.cpu,
+           "-smp", str(boot.smp) + (f",maxcpus={boot.maxcpus}"
+                                    if boot.maxcpus else ""),
+           "-m", boot.mem,
            # A triple fault stops QEMU (status 0) instead of rebooting into
            # the same tests forever.
            "-no-reboot",
@@ -412,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
                "boot, 124 timed out.")
     ap.add_argument("--firmware", choices=["bios", "uefi"], default="bios")
     ap.add_argument("--smp", type=int, default=1, help="CPUs (default 1)")
+    ap.add_argument("--maxcpus", type=int, help="CPUs the machine could "
+                    "hold (-smp N,maxcpus=M; the MADT lists the rest as "
+                    "not enabled)")
     ap.add_argument("--mem", default="512M", help="memory (default 512M)")
     ap.add_argument("--cpu", default="max", help="QEMU CPU model "
                     "(default max: every feature TCG can emulate)")
@@ -445,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     # Killed politely (kill, make interrupted): unwind through run(), which
     # takes QEMU down with us instead of leaving it running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    boot = Boot(firmware=args.firmware, smp=args.smp, mem=args.mem,
+    boot = Boot(firmware=args.firmware, smp=args.smp,
+                maxcpus=args.maxcpus, mem=args.mem,
                 cpu=args.cpu, machine=args.machine,
                 tcg_thread=args.tcg_thread,
                 cmdline=args.cmdline, iso=args.iso, gdb=args.gdb,
