@@ -71,6 +71,7 @@ OBJS := \
 	kernel/ksyms.o \
 	kernel/main.o \
 	kernel/multiboot.o \
+	kernel/nmi.o \
 	kernel/panic.o \
 	kernel/printk.o \
 	kernel/selftest.o \
@@ -106,6 +107,7 @@ TEST_OBJS := \
 	tests/mm_frame.o \
 	tests/mm_kpt.o \
 	tests/multiboot.o \
+	tests/nmi.o \
 	tests/printk.o \
 	tests/pte_death.o \
 	tests/selftest.o \

@@ -15,6 +15,7 @@
 #include "kernel/clock.h"
 #include "kernel/cmdline.h"
 #include "kernel/multiboot.h"
+#include "kernel/nmi.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "kernel/selftest.h"
@@ -61,6 +62,7 @@ static __noreturn void run_selftests_and_exit(void)
 		machine_exit(MACHINE_EXIT_SUCCESS);
 	}
 	failed = selftest_run_matching(selftest_pattern);
+	nmi_print_deferred();        /* errors recorded in NMI context */
 	shootdown_print_summary();   /* what the run cost, every CPU */
 	smp_print_summary();
 	vm_print_summary();

@@ -1,4 +1,5 @@
 /* printk.c: formatted output to the serial console. */
+#include "arch/x86/arch.h"
 #include "arch/x86/uart.h"
 #include "kernel/printk.h"
 #include "kernel/selftest_internal.h"
@@ -14,6 +15,10 @@ static bool console_lock_ignored;
 /* console_lock guards this: */
 static bool console_at_line_start = true;
 static char console_last[PRINTK_LINE_MAX];   /* the last printk, whole */
+
+/* printk calls made in NMI context, where the console lock may be held
+ * by the interrupted code: only panic's last words should be here. */
+uint64_t printk_calls_in_nmi;
 
 /* Write @text, starting every line with @prefix: while a selftest case
  * runs, everything printed (kernel warnings, exception reports) becomes a
@@ -41,6 +46,8 @@ int vprintk(const char *fmt, va_list ap)
 	bool locked = !READ_ONCE(console_lock_ignored);
 	irqflags_t flags = 0;
 
+	if (in_nmi())
+		COUNTER_ADD(printk_calls_in_nmi, 1);
 	if (n >= (int)sizeof(line))
 		line[sizeof(line) - 2] = '~';   /* mark the cut */
 	if (locked)

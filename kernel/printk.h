@@ -26,6 +26,10 @@ void printk_ignore_lock(void);
  * that bad input got a message naming the bad argument. */
 bool printk_last_contains(const char *needle);
 
+/* How many printk calls were made in NMI context (tests/nmi.c checks
+ * that the NMI-safe paths make none). */
+extern uint64_t printk_calls_in_nmi;
+
 int snprintf(char *buf, size_t size, const char *fmt, ...) __printf(3, 4);
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 

@@ -9,8 +9,9 @@
  *   2. fill in fn, arg; pending = targets
  *   3. push entry[t] on each target t's  -> queue: a lock-free stack
  *      queue (cmpxchg)
- *   4. ONE IPI command for "all but self",
- *      or one IPI per target             -> IPI handler, IRQs off: take
+ *   4. ONE IPI command for "all but self"
+ *      (smp_choose_ipi), or one IPI per
+ *      target                            -> IPI handler, IRQs off: take
  *                                           the whole queue (xchg), then,
  *   5. if a target itself: run fn here      oldest first, for each entry:
  *                                             run fn(arg);
@@ -35,6 +36,7 @@
 #include "arch/x86/arch.h"
 #include "kernel/clock.h"
 #include "kernel/ksyms.h"
+#include "kernel/nmi.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "kernel/smp.h"
@@ -134,13 +136,16 @@ void smp_print_summary(void)
 		sum.ipis_sent += s->ipis_sent;
 		sum.ipis_received += s->ipis_received;
 		sum.descriptor_waits += s->descriptor_waits;
+		sum.broadcasts_split += s->broadcasts_split;
 	}
 	printk("smp: %llu calls sent, %llu IPI commands, %llu IPIs received, "
-	       "%llu calls waited for a descriptor\n",
+	       "%llu calls waited for a descriptor, %llu broadcasts sent one "
+	       "IPI per CPU (present CPUs offline)\n",
 	       (unsigned long long)sum.calls_sent,
 	       (unsigned long long)sum.ipis_sent,
 	       (unsigned long long)sum.ipis_received,
-	       (unsigned long long)sum.descriptor_waits);
+	       (unsigned long long)sum.descriptor_waits,
+	       (unsigned long long)sum.broadcasts_split);
 }
 
 struct smp_stats smp_stats_of(unsigned int cpu)
@@ -234,19 +239,30 @@ static __noreturn void smp_call_timeout(const struct smp_call *call, uint64_t pe
 	      (unsigned long long)pending);
 }
 
+/* The first reading starts the clock; no value of it means "not
+ * started", since a clock may well read 0 then. */
+bool smp_ack_wait_expired(struct smp_ack_wait *w, uint64_t now)
+{
+	if (!w->started) {
+		w->started = true;
+		w->start = now;
+		return false;
+	}
+	return now - w->start > SMP_ACK_TIMEOUT_NS;
+}
+
 /* Spin until every target of @call has acknowledged, serving this CPU's
  * queue meanwhile.  => IRQs off. */
 static void smp_call_wait(struct smp_cpu *c, const struct smp_call *call)
 {
-	uint64_t pending, start = 0;
+	struct smp_ack_wait w = { 0 };
+	uint64_t pending;
 
 	while ((pending = __atomic_load_n(&call->pending, __ATOMIC_ACQUIRE)) != 0) {
 		uint64_t now = clock_ns();
 
 		c->stats.calls_run_polled += smp_call_run_queue();
-		if (start == 0)
-			start = now;
-		else if (now - start > SMP_ACK_TIMEOUT_NS)
+		if (smp_ack_wait_expired(&w, now))
 			smp_call_timeout(call, pending);
 		cpu_relax();
 	}
@@ -264,24 +280,31 @@ static void queue_push(struct smp_cpu *target, struct smp_call_entry *e,
 					    __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
-/* How the IPIs go out. */
-enum smp_ipi {
-	SMP_IPI_EACH_TARGET,     /* one ICR command per target */
-	SMP_IPI_ALL_BUT_SELF,    /* one ICR command, destination shorthand;
-				    the targets must be all other online CPUs */
-};
+enum smp_ipi smp_choose_ipi(cpumask_t remote, cpumask_t online,
+			    unsigned int self, unsigned int nr_present)
+{
+	cpumask_t others = online;
+
+	cpumask_clear(&others, self);
+	if (remote.bits != others.bits || cpumask_weight(&remote) < 2)
+		return SMP_IPI_EACH_TARGET;
+	if (nr_present != cpumask_weight(&online))
+		return SMP_IPI_EACH_TARGET_NOT_ALL_ONLINE;
+	return SMP_IPI_ALL_BUT_SELF;
+}
 
 /* Steps 1-6 of the top comment, for checked arguments: @targets are
  * online CPUs, possibly this one.
  * => IRQs on or off (off inside). */
-static void smp_call_send(cpumask_t targets, enum smp_ipi ipi, smp_call_fn fn,
-			  void *arg, enum smp_wait wait)
+static void smp_call_send(cpumask_t targets, smp_call_fn fn, void *arg,
+			  enum smp_wait wait)
 {
 	bool irqs_were_on = arch_irqs_enabled();
 	unsigned int self = this_cpu_id(), t;
 	struct smp_cpu *c = &smp_cpus[self];
 	struct smp_call *call = NULL;
 	cpumask_t remote = targets;
+	enum smp_ipi ipi;
 
 	arch_irq_disable();
 	cpumask_clear(&remote, self);
@@ -300,6 +323,8 @@ static void smp_call_send(cpumask_t targets, enum smp_ipi ipi, smp_call_fn fn,
 		for_each_cpu(t, &remote)                     /* 3 */
 			queue_push(&smp_cpus[t], &call->entry[t], call);
 
+		ipi = smp_choose_ipi(remote, smp_online_mask(), self,
+				     arch_nr_present_cpus());
 		if (ipi == SMP_IPI_ALL_BUT_SELF) {           /* 4 */
 			arch_send_call_ipi_all_but_self();
 			c->stats.ipis_sent++;
@@ -307,6 +332,8 @@ static void smp_call_send(cpumask_t targets, enum smp_ipi ipi, smp_call_fn fn,
 			for_each_cpu(t, &remote)
 				arch_send_call_ipi_one(t);
 			c->stats.ipis_sent += cpumask_weight(&remote);
+			if (ipi == SMP_IPI_EACH_TARGET_NOT_ALL_ONLINE)
+				c->stats.broadcasts_split++;
 		}
 		c->stats.calls_sent++;
 	}
@@ -324,6 +351,10 @@ static void smp_call_send(cpumask_t targets, enum smp_ipi ipi, smp_call_fn fn,
  * the message. */
 static int smp_call_check(const char *who, smp_call_fn fn, enum smp_wait wait)
 {
+	/* First, before any printk: the interrupted code may hold this
+	 * CPU's descriptors half filled, or the console lock. */
+	if (nmi_refuse(who))
+		return -EPERM;
 	if (!fn) {
 		printk("%s: fn is NULL\n", who);
 		return -EINVAL;
@@ -354,16 +385,16 @@ int smp_call_one(unsigned int cpu, smp_call_fn fn, void *arg, enum smp_wait wait
 		return -EINVAL;
 	}
 	cpumask_set(&target, cpu);
-	smp_call_send(target, SMP_IPI_EACH_TARGET, fn, arg, wait);
+	smp_call_send(target, fn, arg, wait);
 	return 0;
 }
 
 /* A mask that covers every other online CPU (two or more) goes out as
- * one broadcast, like smp_call_all_but_self(). */
+ * one broadcast, like smp_call_all_but_self() (smp_choose_ipi()). */
 int smp_call_mask(const cpumask_t *mask, smp_call_fn fn, void *arg, enum smp_wait wait)
 {
 	int err = smp_call_check("smp_call_mask", fn, wait);
-	cpumask_t online = smp_online_mask(), others = online, remote;
+	cpumask_t online = smp_online_mask();
 
 	if (err)
 		return err;
@@ -378,11 +409,7 @@ int smp_call_mask(const cpumask_t *mask, smp_call_fn fn, void *arg, enum smp_wai
 		       (unsigned long long)online.bits);
 		return -EINVAL;
 	}
-	cpumask_clear(&others, this_cpu_id());
-	remote = *mask;
-	cpumask_clear(&remote, this_cpu_id());
-	smp_call_send(*mask, remote.bits == others.bits && cpumask_weight(&others) >= 2 ?
-		      SMP_IPI_ALL_BUT_SELF : SMP_IPI_EACH_TARGET, fn, arg, wait);
+	smp_call_send(*mask, fn, arg, wait);
 	return 0;
 }
 
@@ -395,7 +422,7 @@ int smp_call_all_but_self(smp_call_fn fn, void *arg, enum smp_wait wait)
 		return err;
 	cpumask_clear(&others, this_cpu_id());
 	if (!cpumask_empty(&others))       /* alone: nothing to do */
-		smp_call_send(others, SMP_IPI_ALL_BUT_SELF, fn, arg, wait);
+		smp_call_send(others, fn, arg, wait);
 	return 0;
 }
 
@@ -405,8 +432,7 @@ int smp_call_all(smp_call_fn fn, void *arg, enum smp_wait wait)
 
 	if (err)
 		return err;
-	smp_call_send(smp_online_mask(), smp_num_online() > 1 ?
-		      SMP_IPI_ALL_BUT_SELF : SMP_IPI_EACH_TARGET, fn, arg, wait);
+	smp_call_send(smp_online_mask(), fn, arg, wait);
 	return 0;
 }
 
@@ -415,6 +441,8 @@ int smp_call_wait_for_acks(void)
 	bool irqs_were_on = arch_irqs_enabled();
 	struct smp_cpu *c = this_smp_cpu();
 
+	if (nmi_refuse("smp_call_wait_for_acks"))
+		return -EPERM;
 	if (smp_in_call_handler()) {
 		printk("smp_call_wait_for_acks: CPU %u would wait inside a called "
 		       "fn, which can deadlock; refused\n", this_cpu_id());
@@ -434,6 +462,8 @@ int smp_post_idle_work(unsigned int cpu, struct smp_idle_work *w)
 {
 	struct smp_idle_work *none = NULL;
 
+	if (nmi_refuse("smp_post_idle_work"))
+		return -EPERM;
 	if (!w || !w->fn || !smp_cpu_online(cpu) || cpu == this_cpu_id() || cpu == 0) {
 		printk("smp_post_idle_work: CPU %u is not an online AP other than "
 		       "this one, or there is no work\n", cpu);

@@ -10,6 +10,8 @@
  *                                 if it is in it
  *   smp_call_all_but_self(...)    every other online CPU: ONE IPI command
  *                                 with the "all excluding self" shorthand
+ *                                 (one per CPU while a present CPU is not
+ *                                 online: the shorthand would reach it)
  *   smp_call_all(...)             the same broadcast, then fn here too
  *
  * and the wait by an enum:
@@ -97,7 +99,8 @@ cpumask_t smp_online_mask(void);
 
 /* ---- cross-CPU calls ---- */
 
-/* => any context but NMI; IRQs on or off (they are off inside).
+/* => any context but NMI (there: -EPERM, recorded by kernel/nmi.h, not
+ *    printed); IRQs on or off (they are off inside).
  * => SMP_WAIT_ACK: not from inside a called fn (-EDEADLK).
  * => returns 0, or -EINVAL/-EDEADLK with a message and no IPI sent. */
 int smp_call_one(unsigned int cpu, smp_call_fn fn, void *arg, enum smp_wait wait);
@@ -127,12 +130,38 @@ struct smp_stats {
 	uint64_t calls_run_polled;  /* ... of them, found by a waiting loop */
 	uint64_t descriptor_waits;  /* calls that found their descriptor still
 				       unacknowledged and waited for it */
+	uint64_t broadcasts_split;  /* calls to every other CPU sent one IPI
+				       per CPU: a present CPU is offline */
 };
 struct smp_stats smp_stats_of(unsigned int cpu);
 
 /* One line: calls, IPIs, descriptor waits, summed over the CPUs (the
  * boot summary). */
 void smp_print_summary(void);
+
+/* The acknowledgment timeout's clock (exposed for tests/smp.c): true
+ * once @now is more than SMP_ACK_TIMEOUT_NS after the first reading. */
+struct smp_ack_wait {
+	bool started;
+	uint64_t start;
+};
+bool smp_ack_wait_expired(struct smp_ack_wait *w, uint64_t now);
+
+/* How a call's IPIs go out (exposed for tests/smp.c). */
+enum smp_ipi {
+	SMP_IPI_EACH_TARGET,     /* one ICR command per target */
+	SMP_IPI_EACH_TARGET_NOT_ALL_ONLINE,   /* the same, where the shorthand
+				    would do but would reach CPUs that are
+				    present and not online (counted) */
+	SMP_IPI_ALL_BUT_SELF,    /* one ICR command, destination shorthand */
+};
+
+/* The shorthand reaches every CPU of the machine, online or not (beyond
+ * MAX_CPUS, failed to start, parked with INIT): use it only when @remote
+ * is every other online CPU, two or more (one target is one command
+ * either way), and all @nr_present CPUs are online. */
+enum smp_ipi smp_choose_ipi(cpumask_t remote, cpumask_t online,
+			    unsigned int self, unsigned int nr_present);
 
 /* ---- for the arch's bring-up and interrupt code ---- */
 

@@ -1,4 +1,5 @@
 /* fixmap.c: the local-invalidation mapping slot (mm/fixmap.h). */
+#include "kernel/nmi.h"
 #include "kernel/printk.h"
 #include "mm/fixmap.h"
 #include "mm/kpt_internal.h"
@@ -57,8 +58,11 @@ void *fixmap_local_map(phys_addr_t pa)
 	int32_t free_slot = -1;
 
 	if (!IS_ALIGNED(pa, PAGE_SIZE)) {
-		printk("fixmap_local_map: pa %#llx is not page-aligned\n",
-		       (unsigned long long)pa);
+		if (in_nmi())   /* printk takes the console lock */
+			nmi_record_error("fixmap_local_map: pa not page-aligned", pa);
+		else
+			printk("fixmap_local_map: pa %#llx is not page-aligned\n",
+			       (unsigned long long)pa);
 		return NULL;
 	}
 	if (!__atomic_compare_exchange_n(&slot_owner, &free_slot,
@@ -80,6 +84,11 @@ void fixmap_local_unmap(void *va)
 	int32_t owner = __atomic_load_n(&slot_owner, __ATOMIC_RELAXED);
 
 	if ((virt_addr_t)va != FIXMAP_SLOT || owner != (int32_t)this_cpu_id()) {
+		if (in_nmi()) {   /* printk takes the console lock */
+			nmi_record_error("fixmap_local_unmap: not this CPU's slot",
+					 (uint64_t)(uintptr_t)va);
+			return;
+		}
 		printk("fixmap_local_unmap: %p is not the slot this CPU (%u) "
 		       "mapped (slot %#llx, held by CPU %d); nothing unmapped\n",
 		       va, this_cpu_id(), (unsigned long long)FIXMAP_SLOT, owner);

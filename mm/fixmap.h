@@ -26,15 +26,15 @@ void fixmap_init(void);
  * return its address; NULL if another CPU holds the slot (an NMI cannot
  * wait) or @pa is not page-aligned.
  * => any context, NMI included, IRQs on or off: it takes no lock and
- *    sends no IPI.  Except that a misaligned @pa is reported with
- *    printk, which takes the console lock: from NMI, pass aligned
- *    addresses.
+ *    sends no IPI.  A misaligned @pa is reported with printk, or in NMI
+ *    context recorded by nmi_record_error() (kernel/nmi.h), because
+ *    printk takes the console lock.
  * => TLB: this CPU holds no entry for the slot but the new one. */
 void *fixmap_local_map(phys_addr_t pa);
 
 /* Unmap the slot and release it.
  * => the CPU that mapped it, in any context (as fixmap_local_map(); a
- *    wrong @va is reported with printk).
+ *    wrong @va is reported with printk, or recorded in NMI context).
  * => TLB: this CPU holds no entry for the slot; OTHER CPUs MAY, which is
  *    why fixmap_local_map() invalidates too. */
 void fixmap_local_unmap(void *va);

@@ -66,9 +66,13 @@ typedef pte_t pgd_t;
 #define PTE_TABLE_BITS (PTE_P | PTE_RW | PTE_A)
 
 /* Debug poison written over a freed frame (mm/frame.c).  Read as an
- * entry, 0x6b6b6b6b6b6b6b6b is present with reserved bits 51..MAXPHYADDR
- * set, so a hardware walk through a freed, poisoned table faults with
- * #PF(RSVD) at once instead of mapping garbage. */
+ * entry, 0x6b6b6b6b6b6b6b6b is present with bits 51, 49 and 48 of the
+ * address field set.  Those are reserved, so a hardware walk through a
+ * freed, poisoned table faults with #PF(RSVD) at once instead of mapping
+ * garbage -- but only while MAXPHYADDR <= 51 (QEMU's -cpu max and
+ * qemu64 report 40; cpu_features.phys_addr_bits).  With MAXPHYADDR 52
+ * every one of them is an address bit, and the poison is a valid entry
+ * pointing at physical 0xb6b6b6b6b6000. */
 #define FRAME_POISON_BYTE 0x6b
 
 enum pt_level {

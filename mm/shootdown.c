@@ -32,6 +32,7 @@
  * slot, the cross-CPU call descriptor in kernel/smp.c's per-CPU pool,
  * and the gather's links in the frames' metadata.
  */
+#include "kernel/nmi.h"
 #include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "kernel/smp.h"
@@ -178,6 +179,10 @@ void shootdown_flush_and_free(struct pt_gather *g)
 	struct shootdown_request *req = &shootdown_requests[this_cpu_id()];
 	bool acks_due = false;
 
+	/* No IPI can be sent or waited for in NMI (seed 001): refused, and
+	 * recorded without printk; the frames stay on @g, unfreed. */
+	if (nmi_refuse("shootdown_flush_and_free"))
+		return;
 	if (pt_gather_empty(g))
 		return;
 	BUG_ON(smp_in_call_handler());

@@ -333,22 +333,96 @@ static void test_bad_input_is_refused(struct selftest *t)
 }
 
 /* A broadcast is one IPI command, whatever the number of targets, and
- * every other CPU's handler runs for it. */
+ * every other CPU's handler runs for it.  Unless a CPU of the machine is
+ * not online (beyond MAX_CPUS, or failed to start): then the shorthand
+ * would reach it too, and the call goes as one IPI per online CPU,
+ * counted in broadcasts_split. */
 static void test_broadcast_is_one_ipi(struct selftest *t)
 {
 	unsigned int n = smp_num_online(), self = this_cpu_id();
-	uint64_t received[MAX_CPUS], sent;
+	bool all_online = arch_nr_present_cpus() == n;
+	uint64_t received[MAX_CPUS], sent, split;
 
 	if (!need_two_cpus(t))
 		return;
+	selftest_diag(t, "%u CPUs present, %u online: expect %s", arch_nr_present_cpus(),
+		      n, all_online || n == 2 ? "one IPI command" : "one IPI per CPU");
 	for (unsigned int c = 0; c < n; c++)
 		received[c] = smp_stats_of(c).ipis_received;
 	sent = ipis_sent_by_me();
+	split = smp_stats_of(self).broadcasts_split;
 	ASSERT_EQ(t, smp_call_all_but_self(nop, NULL, SMP_WAIT_ACK), 0);
-	EXPECT_EQ(t, ipis_sent_by_me() - sent, 1);
+	EXPECT_EQ(t, ipis_sent_by_me() - sent, all_online ? 1 : n - 1);
+	EXPECT_EQ(t, smp_stats_of(self).broadcasts_split - split,
+		  all_online || n == 2 ? 0 : 1);
 	for (unsigned int c = 0; c < n; c++)
 		if (c != self)
 			EXPECT_GE(t, smp_stats_of(c).ipis_received - received[c], 1);
+}
+
+/* smp_choose_ipi(): the shorthand only for every other online CPU (two
+ * or more) and only when every present CPU is online. */
+static const struct {
+	const char *name;
+	uint64_t remote, online;
+	unsigned int self, present;
+	enum smp_ipi want;
+} choose_ipi_rows[] = {
+	{ "all others, all present online", 0xe, 0xf, 0, 4, SMP_IPI_ALL_BUT_SELF },
+	{ "all others from CPU 2",          0xb, 0xf, 2, 4, SMP_IPI_ALL_BUT_SELF },
+	{ "all others, 4 more present",     0xe, 0xf, 0, 8, SMP_IPI_EACH_TARGET_NOT_ALL_ONLINE },
+	{ "all others, one failed to start", 0x6, 0x7, 0, 4, SMP_IPI_EACH_TARGET_NOT_ALL_ONLINE },
+	{ "some others",                    0x6, 0xf, 0, 4, SMP_IPI_EACH_TARGET },
+	{ "one other of two",               0x2, 0x3, 0, 2, SMP_IPI_EACH_TARGET },
+	{ "16 online of 20 present",        0xfffe, 0xffff, 0, 20, SMP_IPI_EACH_TARGET_NOT_ALL_ONLINE },
+	{ "16 online of 16 present",        0xfffe, 0xffff, 0, 16, SMP_IPI_ALL_BUT_SELF },
+};
+
+/* The ack timeout fires whatever the clock read when the wait began,
+ * 0 included (a clock that starts at 0 used to restart it forever). */
+static const struct {
+	const char *name;
+	uint64_t readings[4];
+	unsigned int expires_at;    /* index of the first expired reading, or 4 */
+} ack_wait_rows[] = {
+	{ "clock starts at 0", { 0, 0, SMP_ACK_TIMEOUT_NS + 1, 0 }, 2 },
+	{ "clock starts at 5", { 5, 6, SMP_ACK_TIMEOUT_NS + 6, 0 }, 2 },
+	{ "exactly the timeout is not past it", { 7, SMP_ACK_TIMEOUT_NS + 7,
+	  SMP_ACK_TIMEOUT_NS + 8, 0 }, 2 },
+	{ "never long enough", { 0, 1, 2, SMP_ACK_TIMEOUT_NS }, 4 },
+};
+
+static void test_ack_timeout_fires_from_a_clock_at_0(struct selftest *t)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ack_wait_rows); i++) {
+		struct smp_ack_wait w = { 0 };
+		unsigned int at = 4;
+
+		for (unsigned int j = 0; j < 4 && at == 4; j++)
+			if (smp_ack_wait_expired(&w, ack_wait_rows[i].readings[j]))
+				at = j;
+		if (at != ack_wait_rows[i].expires_at)
+			selftest_fail_at(t, __FILE__, __LINE__, "%s: expired at "
+				"reading %u, want %u (4: never)", ack_wait_rows[i].name,
+				at, ack_wait_rows[i].expires_at);
+	}
+}
+
+static void test_shorthand_only_when_all_present_are_online(struct selftest *t)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(choose_ipi_rows); i++) {
+		typeof(choose_ipi_rows[0]) *r = &choose_ipi_rows[i];
+		enum smp_ipi got = smp_choose_ipi((cpumask_t){ r->remote },
+						  (cpumask_t){ r->online },
+						  r->self, r->present);
+
+		if (got != r->want)
+			selftest_fail_at(t, __FILE__, __LINE__, "%s: remote %#llx, "
+				"online %#llx, self %u, present %u: chose %d, want %d",
+				r->name, (unsigned long long)r->remote,
+				(unsigned long long)r->online, r->self, r->present,
+				got, r->want);
+	}
 }
 
 /* ---- the framework sees failures on other CPUs ---- */
@@ -428,6 +502,10 @@ static const struct selftest_case smp_cases[] = {
 	{ "pairs_call_each_other_irqs_off", test_pairs_call_each_other_irqs_off },
 	{ "bad_input_is_refused", test_bad_input_is_refused },
 	{ "broadcast_is_one_ipi", test_broadcast_is_one_ipi },
+	{ "ack_timeout_fires_from_a_clock_at_0",
+	  test_ack_timeout_fires_from_a_clock_at_0 },
+	{ "shorthand_only_when_all_present_are_online",
+	  test_shorthand_only_when_all_present_are_online },
 	{ "failure_on_another_cpu_is_reported", test_failure_on_another_cpu_is_reported },
 	{ "measure_ipi_round_trip", test_measure_ipi_round_trip },
 };

@@ -62,8 +62,42 @@ static void test_probe_success(struct selftest *t)
 	EXPECT_EQ(t, out, 42);
 }
 
+/* The spurious-#PF bound: SPURIOUS_PF_REPEAT_LIMIT in a row at one
+ * (CR2, RIP) trips it; another address or RIP in between starts over. */
+static void test_spurious_fault_repeats_are_bounded(struct selftest *t)
+{
+	static const struct {
+		const char *name;
+		uint64_t other_cr2, other_rip;   /* one fault elsewhere midway */
+		bool trips;
+	} rows[] = {
+		{ "the same (CR2, RIP) every time", 0, 0, true },
+		{ "another CR2 midway",  0x2000, 0x10, false },
+		{ "another RIP midway",  0x1000, 0x20, false },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		struct spurious_pf s = { 0 };
+		unsigned int tripped_at = 0;
+
+		for (unsigned int n = 1; n <= SPURIOUS_PF_REPEAT_LIMIT && !tripped_at; n++) {
+			bool other = rows[i].other_cr2 && n == SPURIOUS_PF_REPEAT_LIMIT / 2;
+
+			if (spurious_pf_repeated(&s, other ? rows[i].other_cr2 : 0x1000,
+						 other ? rows[i].other_rip : 0x10))
+				tripped_at = n;
+		}
+		if ((tripped_at != 0) != rows[i].trips ||
+		    (rows[i].trips && tripped_at != SPURIOUS_PF_REPEAT_LIMIT))
+			selftest_fail_at(t, __FILE__, __LINE__, "%s: tripped at "
+				"fault %u (0: never), want %s", rows[i].name, tripped_at,
+				rows[i].trips ? "at the limit" : "never");
+	}
+}
+
 static const struct selftest_case traps_cases[] = {
 	{ "faults_are_caught_with_vector_and_address", test_fault_table },
 	{ "probes_succeed_on_mapped_memory", test_probe_success },
+	{ "spurious_fault_repeats_are_bounded", test_spurious_fault_repeats_are_bounded },
 };
 SELFTEST_SUITE(traps, traps_cases);

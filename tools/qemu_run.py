@@ -120,8 +120,10 @@ class Boot:
     """One machine to boot."""
     firmware: str = "bios"             # "bios" (SeaBIOS) or "uefi" (OVMF)
     smp: int = 1
+    maxcpus: int | None = None         # -smp N,maxcpus=M: M - N hotpluggable
     mem: str = "512M"
     cpu: str = "max"
+    machine: str | None = None         # -machine value; None: QEMU's default
     tcg_thread: str = "multi"          # "multi": a host thread per vCPU
     cmdline: str | None = None         # kernel options; None: the ISO's own
     iso: Path | None = None            # None: build/shootdown.iso
@@ -261,7 +263,10 @@ def qemu_command(boot: Boot, iso: Path, vars_copy: Path) -> list[str]:
                          f"'{boot.tcg_thread}'")
     cmd = ["qemu-system-x86_64",
            "-accel", f"tcg,thread={boot.tcg_thread}",
-           "-cpu", boot.cpu, "-smp", str(boot.smp), "-m", boot.mem,
+           "-cpu", boot.cpu,
+           "-smp", str(boot.smp) + (f",maxcpus={boot.maxcpus}"
+                                    if boot.maxcpus else ""),
+           "-m", boot.mem,
            # A triple fault stops QEMU (status 0) instead of rebooting into
            # the same tests forever.
            "-no-reboot",
@@ -272,6 +277,8 @@ def qemu_command(boot: Boot, iso: Path, vars_copy: Path) -> list[str]:
            # boot drivers: 3.9 s instead of 4.9 s per UEFI boot.
            "-nic", "none",
            "-cdrom", str(iso)]
+    if boot.machine is not None:
+        cmd += ["-machine", boot.machine]
     if boot.firmware == "uefi":
         cmd += uefi_firmware(vars_copy)
     if boot.gdb:
@@ -409,9 +416,14 @@ def main(argv: list[str] | None = None) -> int:
                "boot, 124 timed out.")
     ap.add_argument("--firmware", choices=["bios", "uefi"], default="bios")
     ap.add_argument("--smp", type=int, default=1, help="CPUs (default 1)")
+    ap.add_argument("--maxcpus", type=int, help="CPUs the machine could "
+                    "hold (-smp N,maxcpus=M; the MADT lists the rest as "
+                    "not enabled)")
     ap.add_argument("--mem", default="512M", help="memory (default 512M)")
     ap.add_argument("--cpu", default="max", help="QEMU CPU model "
                     "(default max: every feature TCG can emulate)")
+    ap.add_argument("--machine", help="QEMU machine and its options, e.g. "
+                    "'pc,acpi=off' or 'q35' (default: QEMU's, pc)")
     ap.add_argument("--tcg-thread", choices=TCG_THREADS, default="multi",
                     help="multi (default): one host thread per vCPU, "
                     "truly parallel; single: all vCPUs in one thread, "
@@ -440,8 +452,10 @@ def main(argv: list[str] | None = None) -> int:
     # Killed politely (kill, make interrupted): unwind through run(), which
     # takes QEMU down with us instead of leaving it running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    boot = Boot(firmware=args.firmware, smp=args.smp, mem=args.mem,
-                cpu=args.cpu, tcg_thread=args.tcg_thread,
+    boot = Boot(firmware=args.firmware, smp=args.smp,
+                maxcpus=args.maxcpus, mem=args.mem,
+                cpu=args.cpu, machine=args.machine,
+                tcg_thread=args.tcg_thread,
                 cmdline=args.cmdline, iso=args.iso, gdb=args.gdb,
                 gdb_port=args.gdb_port)
     outcome = run(boot, args.log, args.timeout)

@@ -133,6 +133,12 @@ def rerun_command(boot: qemu_run.Boot) -> str:
     copy from a failure report."""
     cmd = ["tools/qemu_run.py", "--firmware", boot.firmware,
            "--smp", str(boot.smp), "--cpu", boot.cpu]
+    if boot.maxcpus is not None:
+        cmd += ["--maxcpus", str(boot.maxcpus)]
+    if boot.mem != qemu_run.Boot.mem:
+        cmd += ["--mem", boot.mem]
+    if boot.machine is not None:
+        cmd += ["--machine", boot.machine]
     if boot.tcg_thread != "multi":
         cmd += ["--tcg-thread", boot.tcg_thread]
     if boot.cmdline is not None:
@@ -222,6 +228,36 @@ def judge_unknown_option(lines: list[str],
     return problems
 
 
+# The suites the machine checks run: the ones that touch what differs
+# between machines (CPUs, IPIs, memory, mappings), a few seconds each.
+MACHINE_SUITES = "smp,shootdown,fixmap,nmi,vmalloc"
+
+
+def judge_boots_saying(*messages: str) -> Judge:
+    """A machine unlike the usual one: the kernel must say what it found
+    (each of @messages appears in the log, in this order, the next on
+    the same line or a later one) and
+    every selected selftest must pass (or skip with its reason)."""
+    def judge(lines: list[str], outcome: qemu_run.Outcome) -> list[str]:
+        problems, at = [], 0
+        for message in messages:
+            found = next((i for i in range(at, len(lines))
+                          if message in lines[i]), None)
+            if found is None:
+                problems.append(f"no line saying '{message}'" +
+                                (" after the ones before" if at else ""))
+            else:
+                at = found             # the next may be on this line too
+        if not ktap_starts(lines):
+            problems.append("no KTAP output: no selftest ran")
+        if outcome.status != qemu_run.EXIT_PASSED:
+            problems.append(f"want every selected test to pass; got: "
+                            f"{outcome.message}")
+        return problems
+    judge.__doc__ = f"says {messages!r}; the selftests pass"
+    return judge
+
+
 # Bad boot input.  BIOS only: under OVMF a 32-bit CPU cannot run
 # the (64-bit) firmware at all, and the other two take the same path in
 # the kernel whatever the firmware.
@@ -239,6 +275,48 @@ BOOT_CHECKS: dict[str, BootCheck] = {
         qemu_run.Boot(firmware="bios", smp=1,
                       cmdline=f"selftest=cmdline {UNKNOWN_OPTION}=1"),
         judge_unknown_option),
+    # -smp 2 so that a second CPU exists which nothing announces.
+    "no-acpi": BootCheck(
+        "no ACPI at all: the local APIC from its MSR, the boot CPU alone",
+        qemu_run.Boot(firmware="bios", smp=2, machine="pc,acpi=off",
+                      cmdline="selftest=smp,shootdown,fixmap"),
+        judge_boots_saying("acpi: no RSDP",
+                           "from the IA32_APIC_BASE MSR",
+                           "running on the boot CPU alone")),
+    # 20 > MAX_CPUS (16): the MADT's last four stay in wait-for-STARTUP,
+    # and the broadcast shorthand would reach them.  Single-threaded TCG:
+    # 20 vCPUs on 2 cores.
+    "more-cpus-than-max": BootCheck(
+        "-smp 20: 16 CPUs online, calls to all go one IPI per CPU",
+        qemu_run.Boot(firmware="bios", smp=20, tcg_thread="single",
+                      cmdline="selftest=smp,shootdown"),
+        judge_boots_saying("4 more enabled CPUs beyond MAX_CPUS",
+                           "20 CPUs present, 16 online",
+                           "broadcasts sent one IPI per CPU")),
+    # Machines a user may boot.  Single-threaded TCG and a few suites
+    # keep each to a few seconds; what they must say is what differs.
+    "mem-6g": BootCheck(
+        "-m 6G: RAM above 4 GiB is in the memory map and the direct map",
+        qemu_run.Boot(firmware="bios", smp=2, tcg_thread="single", mem="6G",
+                      cmdline=f"selftest={MACHINE_SUITES}"),
+        judge_boots_saying("[0x000100000000-", "available",
+                           "mm: direct map: 6291328 KiB of RAM")),
+    "mem-64m": BootCheck(
+        "-m 64M: very little RAM, and the suites still pass",
+        qemu_run.Boot(firmware="bios", smp=2, tcg_thread="single", mem="64M",
+                      cmdline=f"selftest={MACHINE_SUITES}"),
+        judge_boots_saying("mm: direct map: 65408 KiB of RAM")),
+    "maxcpus": BootCheck(
+        "-smp 2,maxcpus=8: six MADT entries not enabled are left alone",
+        qemu_run.Boot(firmware="bios", smp=2, maxcpus=8, tcg_thread="single",
+                      cmdline=f"selftest={MACHINE_SUITES}"),
+        judge_boots_saying("acpi: MADT: 2 CPUs", "6 not enabled",
+                           "smp: 2 CPUs online")),
+    "q35": BootCheck(
+        "-machine q35: the newer chipset's ACPI tables and memory map",
+        qemu_run.Boot(firmware="bios", smp=2, tcg_thread="single",
+                      machine="q35", cmdline=f"selftest={MACHINE_SUITES}"),
+        judge_boots_saying("acpi: MADT: 2 CPUs", "smp: 2 CPUs online")),
 }
 
 

@@ -365,8 +365,8 @@ static void acpi_print(const struct acpi_madt_info *m)
 	printk("acpi: MADT: %u CPUs (APIC ids", m->nr_cpus);
 	for (unsigned int i = 0; i < m->nr_cpus; i++)
 		printk(" %u", m->cpus[i].apic_id);
-	printk(")%s, local APIC at %#llx, %u I/O APIC(s), %u IRQ override(s)%s\n",
-	       m->cpus_disabled ? ", some disabled" : "",
+	printk("), %u not enabled (left alone), local APIC at %#llx, %u I/O "
+	       "APIC(s), %u IRQ override(s)%s\n", m->cpus_disabled,
 	       (unsigned long long)m->lapic_pa, m->nr_ioapics, m->nr_overrides,
 	       m->has_8259 ? ", 8259 PICs present" : "");
 	if (m->cpus_dropped)

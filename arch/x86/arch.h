@@ -66,6 +66,12 @@ void arch_write_pgd_root(phys_addr_t root);
 /* The CPU running this code: 0 for the boot CPU. */
 unsigned int this_cpu_id(void);
 
+/* Inside an NMI handler on this CPU (arch/x86/idt.c counts the nesting:
+ * an exception's iret inside the handler unblocks NMIs, so one NMI can
+ * interrupt another).  Code that takes locks or sends IPIs refuses to run
+ * when this is true (kernel/nmi.h). */
+bool in_nmi(void);
+
 /* Interrupt state of this CPU. */
 bool arch_irqs_enabled(void);
 void arch_irq_disable(void);
@@ -81,6 +87,12 @@ void arch_wait_for_interrupt(void);
  * single command (the APIC's destination shorthand). */
 void arch_send_call_ipi_one(unsigned int cpu);
 void arch_send_call_ipi_all_but_self(void);
+
+/* CPUs the machine has, online or not: the MADT's enabled CPUs, those
+ * beyond MAX_CPUS and those that failed to start included (1 without a
+ * MADT).  The "all excluding self" shorthand reaches every one of them,
+ * so kernel/smp.c uses it only while this equals smp_num_online(). */
+unsigned int arch_nr_present_cpus(void);
 
 /* The clock source (arch/x86/tsc.c), for kernel/clock.c: an ordered read
  * of the cycle counter, and its rate measured once at boot. */

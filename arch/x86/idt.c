@@ -1,5 +1,6 @@
 /* idt.c: the Interrupt Descriptor Table and the C side of trap entry. */
 #include "arch/x86/gdt.h"
+#include "arch/x86/percpu.h"
 #include "arch/x86/trap.h"
 #include "kernel/panic.h"
 
@@ -57,12 +58,26 @@ void idt_set_handler(uint8_t vector, trap_handler_t handler)
 	handlers[vector] = handler;
 }
 
+bool in_nmi(void)
+{
+	return this_cpu()->nmi_depth > 0;
+}
+
 /* Called from trap_common (entry.S) with IRQs off. */
 void trap_dispatch(struct trap_frame *frame);
 void trap_dispatch(struct trap_frame *frame)
 {
 	trap_handler_t h = handlers[frame->vector];
 
+	if (frame->vector == VEC_NMI) {
+		this_cpu()->nmi_depth++;
+		if (h)
+			h(frame);
+		else
+			exception_handle(frame);
+		this_cpu()->nmi_depth--;
+		return;
+	}
 	if (h) {
 		h(frame);
 		return;

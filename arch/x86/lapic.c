@@ -76,9 +76,18 @@ static void lapic_write(uint32_t reg, uint32_t value)
 		lapic_mmio[reg / 4] = value;
 }
 
+/* Before lapic_init_boot() (or on a CPU without a local APIC) there are
+ * no registers to read: the initial APIC id that CPUID leaf 1 reports in
+ * EBX[31:24] is the same number for every xAPIC id a boot can have. */
 uint32_t lapic_id(void)
 {
-	uint32_t id = lapic_read(LAPIC_ID);
+	uint32_t id, a, b, c, d;
+
+	if (lapic_mode == LAPIC_NONE) {
+		cpuid_count(1, 0, &a, &b, &c, &d);
+		return b >> 24;
+	}
+	id = lapic_read(LAPIC_ID);
 
 	return lapic_mode == LAPIC_X2APIC ? id : id >> 24;
 }
@@ -151,10 +160,15 @@ int lapic_init_boot(phys_addr_t madt_lapic_pa)
 	if (cpu_features.x2apic || (base & APIC_BASE_X2APIC)) {
 		lapic_mode = LAPIC_X2APIC;
 	} else {
+		/* The MSR is the CPU's own word; the MADT's copy may be
+		 * missing (no ACPI) or stale. */
 		if (madt_lapic_pa && madt_lapic_pa != pa)
 			printk("lapic: the MADT says %#llx, the APIC_BASE MSR "
 			       "%#llx; using the MSR's\n",
 			       (unsigned long long)madt_lapic_pa, (unsigned long long)pa);
+		else if (!madt_lapic_pa)
+			printk("lapic: no MADT; registers at %#llx, from the "
+			       "IA32_APIC_BASE MSR\n", (unsigned long long)pa);
 		err = lapic_map_mmio(pa);
 		if (err)
 			return err;
@@ -222,10 +236,17 @@ void lapic_timer_calibrate(void)
 /* One IPI: @low is the ICR's low word (vector, delivery mode, shorthand).
  * IRQs are off around it: in xAPIC mode the ICR is two registers, and an
  * interrupt handler sending its own IPI between the two writes would
- * send ours to its destination. */
+ * send ours to its destination.  An NMI cannot be held off that way.
+ * Cross-CPU calls and shootdowns refuse to run in NMI context
+ * (kernel/nmi.h), so the only IPIs sent from an NMI are panic's stop
+ * NMIs and tests/nmi.c's; and an IPI sent in NMI context puts back the
+ * destination it found in ICR high, which the interrupted code may have
+ * written and be about to use. */
 static void lapic_write_icr(uint32_t apic_id, uint32_t low)
 {
 	bool irqs_were_on = read_rflags() & RFLAGS_IF;
+	bool nmi = in_nmi();
+	uint32_t saved_high = 0;
 
 	cli();
 	if (lapic_mode == LAPIC_X2APIC) {
@@ -237,8 +258,15 @@ static void lapic_write_icr(uint32_t apic_id, uint32_t low)
 	} else {
 		while (lapic_read(LAPIC_ICR_LOW) & ICR_SEND_PENDING)
 			cpu_relax();
+		if (nmi)
+			saved_high = lapic_read(LAPIC_ICR_HIGH);
 		lapic_write(LAPIC_ICR_HIGH, apic_id << 24);
 		lapic_write(LAPIC_ICR_LOW, low);   /* this write sends */
+		if (nmi) {
+			while (lapic_read(LAPIC_ICR_LOW) & ICR_SEND_PENDING)
+				cpu_relax();
+			lapic_write(LAPIC_ICR_HIGH, saved_high);
+		}
 	}
 	if (irqs_were_on)
 		sti();
@@ -257,6 +285,11 @@ void lapic_send_ipi_all_but_self(uint8_t vector)
 void lapic_send_nmi_all_but_self(void)
 {
 	lapic_write_icr(0, ICR_ALL_BUT_SELF | ICR_NMI);
+}
+
+void lapic_send_nmi(uint32_t apic_id)
+{
+	lapic_write_icr(apic_id, ICR_NMI);
 }
 
 /* INIT, level-triggered assert: the target resets and waits for a

@@ -36,7 +36,9 @@ int lapic_init_boot(phys_addr_t madt_lapic_pa);
  * => every CPU, during its bring-up; IRQs off. */
 void lapic_init_this_cpu(void);
 
-uint32_t lapic_id(void);        /* this CPU's APIC id */
+/* This CPU's APIC id: from the ID register, or from CPUID while no
+ * local APIC is set up (lapic_mode == LAPIC_NONE). */
+uint32_t lapic_id(void);
 void lapic_eoi(void);
 
 /* Measure lapic_timer_hz against the PIT.  => boot CPU, IRQs off. */
@@ -48,6 +50,7 @@ void lapic_timer_calibrate(void);
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
 void lapic_send_ipi_all_but_self(uint8_t vector);   /* one ICR write */
 void lapic_send_nmi_all_but_self(void);             /* one ICR write */
+void lapic_send_nmi(uint32_t apic_id);
 void lapic_send_init(uint32_t apic_id);
 void lapic_send_startup(uint32_t apic_id, phys_addr_t trampoline_pa);
 

@@ -8,6 +8,7 @@
 
 #include "arch/x86/arch.h"
 #include "arch/x86/gdt.h"
+#include "arch/x86/trap.h"
 #include "kernel/extable.h"
 
 struct selftest;
@@ -19,6 +20,8 @@ struct percpu {
 	struct fault_record last_fault; /* the last fault extable caught */
 	struct selftest *running_test;  /* the selftest case running here */
 	unsigned int exception_depth;   /* nested exceptions, to stop loops */
+	struct spurious_pf spurious_pf; /* see SPURIOUS_PF_REPEAT_LIMIT */
+	unsigned int nmi_depth;         /* > 0 inside an NMI handler: see in_nmi() */
 	struct cpu_tables tables;       /* GDT, TSS and IST stacks */
 };
 

@@ -58,6 +58,11 @@ __noreturn void ap_start(unsigned int cpu);
 /* Register the NMI handler that parks CPUs on panic (smp_stop.c).
  * => boot CPU, once, before the APs start. */
 void smp_stop_init(void);
+
+/* Run @fn on online CPU @cpu (not this one) inside a real NMI, sent by
+ * IPI with delivery mode NMI, and wait until it returned.  For tests of
+ * NMI context (tests/nmi.c).  => thread context; -EINVAL, -EBUSY. */
+int nmi_run_on_cpu(unsigned int cpu, void (*fn)(void));
 #endif
 
 #endif

@@ -62,6 +62,14 @@ static struct { uint64_t cr0, cr4, efer; } boot_cpu_control;
  * start keeps its stack for the next AP, which takes that number. */
 static virt_addr_t ap_stack_top[MAX_CPUS];
 
+/* See arch_nr_present_cpus(); set once by smp_boot(). */
+static unsigned int cpus_present = 1;
+
+unsigned int arch_nr_present_cpus(void)
+{
+	return cpus_present;
+}
+
 void arch_wait_for_interrupt(void)
 {
 	__asm__ __volatile__("sti; hlt" ::: "memory");
@@ -194,8 +202,11 @@ void smp_boot(void)
 	uint32_t boot_apic;
 	bool boot_cpu_listed = false;
 
-	if (acpi_madt.nr_cpus == 0 || lapic_init_boot(acpi_madt.lapic_pa) < 0) {
-		printk("smp: running on the boot CPU alone\n");
+	/* The local APIC is set up even without a MADT: it is the CPU's own
+	 * (IA32_APIC_BASE says where), and lapic_id() and the IPIs need it
+	 * whatever the number of CPUs. */
+	if (lapic_init_boot(acpi_madt.lapic_pa) < 0) {
+		printk("smp: no usable local APIC; running on the boot CPU alone\n");
 		return;
 	}
 	boot_apic = lapic_id();
@@ -203,6 +214,11 @@ void smp_boot(void)
 	smp_stop_init();
 	lapic_timer_calibrate();
 	printk("smp: CPU 0 is APIC %u (the boot CPU)\n", boot_apic);
+	if (acpi_madt.nr_cpus == 0) {
+		printk("smp: no ACPI MADT lists the other CPUs; running on the "
+		       "boot CPU alone\n");
+		return;
+	}
 	if (!trampoline_memory_is_free()) {
 		printk("smp: running on the boot CPU alone\n");
 		return;
@@ -232,4 +248,11 @@ void smp_boot(void)
 		printk("smp: the boot CPU's APIC %u is not in the MADT\n", boot_apic);
 	printk("smp: %u CPUs online%s\n", smp_num_online(),
 	       failed ? ", some did not start (see above)" : "");
+	cpus_present = acpi_madt.nr_cpus + acpi_madt.cpus_dropped +
+		       (boot_cpu_listed ? 0 : 1);
+	if (cpus_present != smp_num_online())
+		printk("smp: %u CPUs present, %u online: calls to every CPU go "
+		       "as one IPI per online CPU, never the broadcast shorthand, "
+		       "which would reach the others too\n",
+		       cpus_present, smp_num_online());
 }

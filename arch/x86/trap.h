@@ -34,6 +34,23 @@ void idt_set_handler(uint8_t vector, trap_handler_t handler);
 /* Called by idt.c for vectors 0..31: fixup, selftest abort, or panic. */
 void exception_handle(struct trap_frame *frame);
 const char *exception_name(uint64_t vector);
+/* The spurious-#PF retry's bound.  A spurious fault (a stale cached
+ * entry; mm/kpt.h) is cured by the fault itself, which drops the entry,
+ * so the retried access succeeds; the same (CR2, RIP) spurious again and
+ * again means the tables and the CPU disagree for good, and retrying
+ * would spin forever.  1000: another CPU changing the entry between two
+ * retries accounts for a few repeats at most; a thousand retries of one
+ * instruction still end in well under a second under TCG, where the
+ * panic then names both addresses. */
+#define SPURIOUS_PF_REPEAT_LIMIT 1000
+struct spurious_pf {
+	uint64_t cr2, rip;          /* the last spurious #PF on this CPU */
+	unsigned int repeats;       /* how many in a row at that (CR2, RIP) */
+};
+/* Note a spurious #PF at (@cr2, @rip); true when it is the
+ * SPURIOUS_PF_REPEAT_LIMIT-th in a row there. */
+bool spurious_pf_repeated(struct spurious_pf *s, uint64_t cr2, uint64_t rip);
+
 /* arch/x86/extable.c: the address to resume at if @f was expected, else 0. */
 uint64_t extable_fixup(struct trap_frame *f, uint64_t cr2);
 #endif

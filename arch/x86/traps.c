@@ -113,14 +113,29 @@ static bool page_fault_is_spurious(const struct trap_frame *f, uint64_t cr2)
 	       !(f->error_code & PF_ERR_RSVD) && kpt_fault_is_spurious(cr2, access);
 }
 
+bool spurious_pf_repeated(struct spurious_pf *s, uint64_t cr2, uint64_t rip)
+{
+	if (s->cr2 != cr2 || s->rip != rip || s->repeats == 0) {
+		*s = (struct spurious_pf){ cr2, rip, 1 };
+		return false;
+	}
+	return ++s->repeats >= SPURIOUS_PF_REPEAT_LIMIT;
+}
+
 void exception_handle(struct trap_frame *f)
 {
 	struct percpu *cpu = this_cpu();
 	uint64_t cr2 = f->vector == VEC_PAGE_FAULT ? read_cr2() : 0;
 	uint64_t resume;
 
-	if (page_fault_is_spurious(f, cr2))
+	if (page_fault_is_spurious(f, cr2)) {
+		if (spurious_pf_repeated(&cpu->spurious_pf, cr2, f->rip))
+			panic("#PF at CR2 %p, RIP %p: spurious %u times in a row "
+			      "(the page tables allow the access, the CPU keeps "
+			      "faulting)", (void *)cr2, (void *)f->rip,
+			      SPURIOUS_PF_REPEAT_LIMIT);
 		return;   /* retry the access */
+	}
 	resume = extable_fixup(f, cr2);
 
 	if (resume) {

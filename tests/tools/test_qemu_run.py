@@ -96,6 +96,17 @@ class Command(unittest.TestCase):
         with self.assertRaises(qemu_run.SetupError):
             self.command(tcg_thread="many")
 
+    def test_maxcpus_joins_smp(self):
+        cmd = self.command(smp=2, maxcpus=8)
+        self.assertEqual(cmd[cmd.index("-smp") + 1], "2,maxcpus=8")
+        cmd = self.command(smp=2)
+        self.assertEqual(cmd[cmd.index("-smp") + 1], "2")
+
+    def test_machine_only_when_asked(self):
+        self.assertNotIn("-machine", self.command())
+        cmd = self.command(machine="pc,acpi=off")
+        self.assertEqual(cmd[cmd.index("-machine") + 1], "pc,acpi=off")
+
     def test_gdb(self):
         cmd = self.command(gdb=True)
         self.assertEqual(cmd[-3:], ["-gdb", "tcp:localhost:1234", "-S"])

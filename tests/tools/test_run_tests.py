@@ -86,6 +86,34 @@ class UnknownOption(unittest.TestCase):
         self.assertTrue(self.judge(self.GOOD, qemu_run.EXIT_FAILED))
 
 
+class BootsSaying(unittest.TestCase):
+    """judge_boots_saying: an unusual machine boots, says what it found
+    (in order) and passes its selftests."""
+    GOOD = ["acpi: no RSDP in the EBDA", "lapic: from the MSR",
+            "smp: the boot CPU alone", "KTAP version 1", "1..1", "ok 1 smp"]
+
+    def judge(self, lines, status=qemu_run.EXIT_PASSED):
+        return run_tests.judge_boots_saying(
+            "no RSDP", "MSR", "alone")(lines, outcome(status))
+
+    def test_every_message_then_tests_passes(self):
+        self.assertEqual(self.judge(self.GOOD), [])
+
+    def test_a_missing_message_is_named(self):
+        problems = self.judge([self.GOOD[0], *self.GOOD[2:]])
+        self.assertEqual(len(problems), 1)
+        self.assertIn("'MSR'", problems[0])
+
+    def test_messages_out_of_order_fail(self):
+        self.assertTrue(self.judge([self.GOOD[1], self.GOOD[0],
+                                    *self.GOOD[2:]]))
+
+    def test_no_selftest_or_a_failing_boot_fails(self):
+        self.assertTrue(self.judge(self.GOOD[:3]))
+        self.assertTrue(self.judge(self.GOOD, qemu_run.EXIT_FAILED))
+        self.assertTrue(self.judge(self.GOOD, qemu_run.EXIT_BROKEN))
+
+
 class TempTestDir(unittest.TestCase):
     """Logs go to a private directory, and progress lines nowhere."""
 
