@@ -125,6 +125,8 @@ ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS))
 # so every selftest boot runs it small and checks its shape.
 BENCH_OBJS := \
 	tests/bench.o \
+	tests/bench_floor.o \
+	tests/bench_linux.o \
 	tests/bench_strategy.o \
 	tests/bench_util.o
 ALL_OBJS += $(addprefix $(BUILD)/,$(BENCH_OBJS))

@@ -9,6 +9,11 @@
  *   flush_strategies    the same unmaps under three flush strategies
  *                       (one shootdown per page, per unmap, lazy);
  *                       tests/bench_strategy.c
+ *   linux_table         Linux's workload with Linux's loop counts, each
+ *                       row against the floor (the cheapest map, touch,
+ *                       unmap); tests/bench_linux.c
+ *   page_tables_back    the live page tables per level are what they
+ *                       were when the suite began (a leak check)
  *   every_figure_present
  *
  * Each measurement runs warm-up rounds first, then repeated rounds:
@@ -36,6 +41,7 @@
 #include "mm/shootdown.h"
 #include "mm/vmalloc.h"
 #include "tests/bench.h"
+#include "tests/bench_linux.h"
 #include "tests/vm_common.h"
 
 static unsigned int warmup_rounds(unsigned int rounds)
@@ -66,6 +72,7 @@ static void test_facts(struct selftest *t)
 	if (!bench_begin(t))
 		return;
 	bench_figures_clear();
+	bench_page_tables_remember();
 	bench_figure("cpus", smp_num_online() * BENCH_MILLI, "cpus");
 	bench_figure("tsc_mhz", clock_hz() / 1000000 * BENCH_MILLI, "MHz");
 	bench_figure("size_full", (bench_size == BENCH_FULL) * BENCH_MILLI, "bool");
@@ -457,6 +464,7 @@ static const char *const vmalloc_columns[] = {
 static const char *const ioremap_columns[] = {
 	"median", "p99", "ops", "ipis", "pt_alloc", "pt_free",
 };
+static const char *const pt_levels[] = { "pte", "pmd", "pud", "pgd" };
 static const char *const facts[] = {
 	"cpus", "tsc_mhz", "size_full", "gbpages", "huge_ioremap",
 };
@@ -490,6 +498,11 @@ static void test_every_figure_present(struct selftest *t)
 						       shootdown_rows[r].name);
 	}
 	missing += bench_strategy_missing_figures(t);
+	missing += bench_linux_missing_figures(t);
+	for (size_t i = 0; i < ARRAY_SIZE(pt_levels); i++) {
+		missing += bench_expect_figure(t, "pt_live.%s.before", pt_levels[i]);
+		missing += bench_expect_figure(t, "pt_live.%s.after", pt_levels[i]);
+	}
 	if (missing)
 		selftest_diag(t, "%u figures missing", missing);
 }
@@ -500,6 +513,8 @@ static const struct selftest_case bench_cases[] = {
 	{ "ioremap_pairs",        test_ioremap_pairs },
 	{ "shootdown_rounds",     test_shootdown_rounds },
 	{ "flush_strategies",     bench_flush_strategies },
+	{ "linux_table",          bench_linux_table },
+	{ "page_tables_back",     bench_page_tables_back },
 	{ "every_figure_present", test_every_figure_present },
 };
 SELFTEST_SUITE(bench, bench_cases);

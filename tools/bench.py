@@ -19,7 +19,9 @@ so with a '# ' prefix):
 --check and --check-log print KTAP (a suite "bench_shape") on stdout, for
 tools/run_tests.py --host-cmd: every figure present with its unit, the
 counters consistent (one broadcast IPI per shootdown, served by every
-other CPU; per page >= per unmap > lazy), the kernel's bench cases
+other CPU; per page >= per unmap > lazy; Linux's table: its loop counts,
+ratios to the floor, IPIs per op against the count), the live page
+tables back to their value before the suite, the kernel's bench cases
 passed.  Never a time.  docs/bench.md explains every figure.
 
 Exit status: 0 when the boots passed and the shape is right, 1 when not,
@@ -43,11 +45,14 @@ import qemu_run  # noqa: E402
 from bench_svg import COLORS, Series, svg_plot  # noqa: E402
 
 BENCH_DIR = qemu_run.BUILD / "bench"
-# A full run took 31 s at -smp 4 on the 2-core machine of docs/bench.md;
-# -smp 8 there is far slower (8 vCPUs take turns on 2 cores).
+# A full run took about 210 s at -smp 4 on the 2-core machine of
+# docs/bench.md (Linux's loop counts); -smp 8 there is far slower (8
+# vCPUs take turns on 2 cores).
 DEFAULT_TIMEOUT = 1800.0
 
 LINE_RE = re.compile(r"^\s*(?:#\s*)?bench:\s+(\S+)\s+(\S+)\s+(\S+)\s*$")
+# What the kernel says about the run: debug options, CPU model.
+NOTE_RE = re.compile(r"^\s*#\s*(debug: .*?)\s*$")
 
 
 @dataclass
@@ -62,6 +67,7 @@ class Run:
     """The figures of one boot, in the order the kernel printed them."""
     figures: dict[str, Figure] = field(default_factory=dict)
     bad_lines: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)   # "debug: ..." lines
 
     def get(self, name: str) -> float | None:
         f = self.figures.get(name)
@@ -75,6 +81,9 @@ class Run:
 def parse(lines) -> Run:
     run = Run()
     for line in lines:
+        m = NOTE_RE.match(line.rstrip("\r\n"))
+        if m:
+            run.notes.append(m.group(1))
         if "bench:" not in line:
             continue
         m = LINE_RE.match(line.rstrip("\r\n"))
@@ -97,7 +106,8 @@ def read_run(path: Path) -> Run:
 # --- What a run must contain (tests/bench.c prints the same) -----------------
 
 FACTS = {"cpus": "cpus", "tsc_mhz": "MHz", "size_full": "bool",
-         "gbpages": "bool", "huge_ioremap": "bool"}
+         "gbpages": "bool", "huge_ioremap": "bool", "frame_poison": "bool",
+         "linux_io": "bool"}
 COUNTER_COLUMNS = {"ipis": "IPIs/op", "pt_alloc": "pages/op",
                    "pt_free": "pages/op"}
 VMALLOC_COLUMNS = {"median": "ns", "p99": "ns", "ops": "ops/s",
@@ -108,6 +118,20 @@ IOREMAP_COLUMNS = {"median": "ns", "p99": "ns", "ops": "ops/s",
 STRATEGY_COLUMNS = {"shootdowns": "shootdowns/op", "ipis_recv": "IPIs/op",
                     "cycles": "cycles/op", "ns": "ns/op", **COUNTER_COLUMNS}
 WORKLOADS = {"vfree_4k": 1, "vfree_64p": 64}    # pages per area
+LINUX_COLUMNS = {"batch": "ops", "mean": "ns", "median": "ns", "p99": "ns",
+                 "floor_x": "x", "ipis_recv": "IPIs/op", "ipis_total": "IPIs",
+                 "pt_alloc": "pages/op", "pt_free": "pages/op"}
+# Linux's table (tests/bench_linux.c): row -> operations per batch (per
+# CPU for all_4k) at bench=full and at bench=tiny.
+LINUX_ROWS = {"floor": (100000, 100), "clock": (100000, 100),
+              "vmalloc_4k": (100000, 100), "vmalloc_64k": (25000, 25),
+              "vmalloc_2m": (800, 3), "all_4k": (40000, 40),
+              "ioremap_4k": (100000, 100), "ioremap_2m": (30000, 30),
+              "burst_vfree": (1000, 10), "purge_burst": (1, 1),
+              "purge_empty": (100000, 100)}
+LINUX_IO_ROWS = ("ioremap_4k", "ioremap_2m")
+PT_LEVELS = ("pte", "pmd", "pud", "pgd")
+BENCH_CASES = 8     # tests/bench.c's cases
 POLICIES = ["per_page", "per_unmap", "lazy"]
 
 
@@ -135,7 +159,20 @@ def expected_figures(run: Run) -> dict[str, str]:
     for row in rows + ["vunmap_64p_eager"]:
         for col, unit in STRATEGY_COLUMNS.items():
             want[f"strategy.{row}.{col}"] = unit
+    for row in linux_rows(run):
+        for col, unit in LINUX_COLUMNS.items():
+            want[f"linux.{row}.{col}"] = unit
+    want["linux.all_4k.all_ops"] = "ops/s"
+    for level in PT_LEVELS:
+        want[f"pt_live.{level}.before"] = "pages"
+        want[f"pt_live.{level}.after"] = "pages"
     return want
+
+
+def linux_rows(run: Run) -> list[str]:
+    """The rows of Linux's table that @run's facts promise."""
+    return [r for r in LINUX_ROWS
+            if run.get("linux_io") or r not in LINUX_IO_ROWS]
 
 
 @dataclass
@@ -156,8 +193,9 @@ def check_run(run: Run, cases: list[ktap.Case]) -> list[Check]:
 
     c = Check("kernel_bench_cases_passed")
     bench = [k for k in cases if k.path.startswith("bench.")]
-    c.expect(len(bench) >= 6, f"{len(bench)} bench cases in the log, "
-             "expected 6 (did the bench suite run? selftest=bench)")
+    c.expect(len(bench) >= BENCH_CASES, f"{len(bench)} bench cases in the "
+             f"log, expected {BENCH_CASES} (did the bench suite run? "
+             "selftest=bench)")
     for k in bench:
         c.expect(k.status == ktap.PASS, f"{k.title()}: {k.status}; "
                  + " | ".join(k.diag[-3:]))
@@ -238,7 +276,71 @@ def check_run(run: Run, cases: list[ktap.Case]) -> list[Check]:
     eager = run.get("strategy.vunmap_64p_eager.shootdowns")
     c.expect(eager == 1, f"vunmap made {eager} shootdowns/op, expected 1")
     checks.append(c)
+    checks.append(check_linux(run))
+    checks.append(check_page_tables(run))
     return checks
+
+
+def close(a: float, b: float, rel: float) -> bool:
+    return abs(a - b) <= rel * max(abs(a), abs(b)) + 1e-9
+
+
+def check_linux(run: Run) -> Check:
+    """Linux's table: the loop counts of its size, the ratios to the
+    floor and the aggregate agree with the means, the floor and the clock
+    neither sent IPIs nor made page tables."""
+    c = Check("linux_counts_consistent")
+    full = bool(run.get("size_full"))
+    floor = run.get("linux.floor.mean")
+    for row in linux_rows(run):
+        p = f"linux.{row}"
+        want = LINUX_ROWS[row][0 if full else 1]
+        got = run.get(p + ".batch")
+        c.expect(got == want, f"{p}: {got} ops per batch, expected {want} "
+                 f"at bench={'full' if full else 'tiny'}")
+        mean, ratio = run.get(p + ".mean"), run.get(p + ".floor_x")
+        if mean is None or ratio is None or not floor:
+            continue
+        # Both printed to three decimals: 0.5% covers the rounding.
+        c.expect(close(ratio, mean / floor, 0.005) or abs(ratio - mean /
+                 floor) < 0.002, f"{p}: {ratio:g} x floor, but mean "
+                 f"{mean:g} / floor {floor:g} = {mean / floor:.3f}")
+        if run.cpus == 1:
+            c.expect(run.get(p + ".ipis_recv") == 0 and
+                     run.get(p + ".ipis_total") == 0, f"{p}: "
+                     f"{run.get(p + '.ipis_total')} IPIs with one CPU")
+        total, per_op = run.get(p + ".ipis_total"), run.get(p + ".ipis_recv")
+        ops = 3 * (got or 0) * (run.cpus if row == "all_4k" else 1)
+        if total is not None and per_op is not None and ops:
+            c.expect(abs(per_op - total / ops) <= 0.0005 + 1e-9,
+                     f"{p}: {per_op:g} IPIs/op, but {total:g} IPIs over "
+                     f"{ops:g} ops make {total / ops:.4f}")
+    for row in ("floor", "clock"):
+        for col in ("ipis_recv", "pt_alloc", "pt_free"):
+            v = run.get(f"linux.{row}.{col}")
+            c.expect(v == 0, f"linux.{row}.{col} is {v}: the {row} row "
+                     "must not shoot down or build page tables")
+    agg, mean = run.get("linux.all_4k.all_ops"), run.get("linux.all_4k.mean")
+    if agg and mean and run.cpus:
+        # all_ops = cpus x ops / wall, mean = wall / ops.
+        c.expect(close(agg, run.cpus * 1e9 / mean, 0.01), f"linux.all_4k: "
+                 f"{agg:g} ops/s together, but {run.cpus} CPUs at {mean:g} "
+                 f"ns each make {run.cpus * 1e9 / mean:.0f}")
+    return c
+
+
+def check_page_tables(run: Run) -> Check:
+    """After the suite, as many live page tables per level as before."""
+    c = Check("page_tables_back")
+    for level in PT_LEVELS:
+        before = run.get(f"pt_live.{level}.before")
+        after = run.get(f"pt_live.{level}.after")
+        if before is None or after is None:
+            c.expect(False, f"pt_live.{level}: figures missing")
+            continue
+        c.expect(after == before, f"{level} tables: {after:g} live after "
+                 f"the bench, {before:g} before")
+    return c
 
 
 def print_ktap(checks: list[Check], source: str, out=None) -> bool:
@@ -274,6 +376,11 @@ SECTIONS = {
     "shootdown": "one shootdown round (local flush, broadcast IPI, every "
                  "ack) against the broadcast IPI + acks floor",
     "strategy": "the same unmaps under each flush policy, per unmap",
+    "linux": "Linux's workload with Linux's loop counts: mean ns per op of "
+             "the median of 3 batches (the purge each batch owes included), "
+             "median and p99 of that batch's ops, x floor = mean / the "
+             "floor's mean; IPIs handled and page tables per op, all CPUs",
+    "pt_live": "live page-table pages per level before and after the suite",
 }
 
 
@@ -291,8 +398,9 @@ def fmt_wide(value: float) -> str:
 
 
 # Columns in reading order (others follow in the kernel's order).
-COLUMN_ORDER = ["median", "p99", "ops", "all_median", "all_p99", "all_ops",
-                "ratio", "shootdowns", "ipis", "ipis_recv", "cycles", "ns",
+COLUMN_ORDER = ["batch", "mean", "floor_x", "median", "p99", "ops",
+                "all_median", "all_p99", "all_ops",
+                "ratio", "shootdowns", "ipis", "ipis_recv", "ipis_total", "cycles", "ns",
                 "pt_alloc", "pt_free"]
 
 
@@ -318,7 +426,8 @@ def split(name: str) -> tuple[str, str, str] | None:
 
 def table(run: Run) -> str:
     facts = [f for f in run.figures.values() if split(f.name) is None]
-    out = ["  ".join(f"{f.name}={fmt(f.value)}" for f in facts), ""]
+    out = ["  ".join(f"{f.name}={fmt(f.value)}" for f in facts)]
+    out += run.notes + [""]
     sections: dict[str, tuple[list[str], list[str]]] = {}
     for f in run.figures.values():
         s = split(f.name)
@@ -445,7 +554,8 @@ def measure(args, smp: int) -> tuple[Run, bool, Path]:
     """Boot once at @smp with bench=full; the run, whether it was sound,
     and its log."""
     log = args.out / f"bench-smp{smp}.log"
-    say(f"booting -smp {smp} (bench={args.size}), log in {log} ...")
+    say(f"booting -smp {smp} -cpu {args.cpu} (bench={args.size}), log in "
+        f"{log} ...")
     outcome = boot(args, smp, args.size, log, args.verbose)
     say(f"-smp {smp}: {outcome.message} after {outcome.seconds:.1f} s")
     if not outcome.command or not log.exists():

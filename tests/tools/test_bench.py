@@ -61,8 +61,8 @@ class Parse(unittest.TestCase):
         self.assertEqual(len(run.bad_lines), 2)
 
     def test_real_logs_have_every_figure(self):
-        for name, cpus, figures in (("tiny-smp1.log", 1, 105),
-                                    ("tiny-smp4.log", 4, 110)):
+        for name, cpus, figures in (("tiny-smp1.log", 1, 215),
+                                    ("tiny-smp4.log", 4, 220)):
             run = bench.parse(lines_of(name))
             self.assertEqual(run.cpus, cpus)
             self.assertEqual(len(run.figures), figures, name)
@@ -130,6 +130,32 @@ class Shape(unittest.TestCase):
                  for l in lines_of("tiny-smp4.log")]
         self.assert_only_fails(check(lines), "kernel_bench_cases_passed")
 
+    def test_linux_rows_break_one_check_each(self):
+        for pattern, value, name in (
+                (r"linux\.vmalloc_2m\.batch ", "800", "linux_counts_consistent"),
+                (r"linux\.vmalloc_4k\.floor_x ", "5", "linux_counts_consistent"),
+                (r"linux\.floor\.ipis_recv ", "0.01", "linux_counts_consistent"),
+                (r"linux\.clock\.pt_alloc ", "1", "linux_counts_consistent"),
+                (r"linux\.all_4k\.all_ops ", "1", "linux_counts_consistent"),
+                (r"pt_live\.pte\.after ", "6", "page_tables_back"),
+                (r"pt_live\.pgd\.before ", "2", "page_tables_back")):
+            with self.subTest(pattern=pattern):
+                self.assert_only_fails(check(edited(
+                    "tiny-smp4.log", r"bench: " + pattern, value)), name)
+
+    def test_linux_ipis_at_one_cpu_fail(self):
+        self.assert_only_fails(check(edited(
+            "tiny-smp1.log", r"bench: linux\.vmalloc_4k\.ipis_recv ", "0.03")),
+            "linux_counts_consistent")
+
+    def test_a_missing_linux_row_fails(self):
+        lines = [l for l in lines_of("tiny-smp4.log")
+                 if "bench: linux.purge_empty." not in l]
+        problems = check(lines)
+        self.assertEqual({k for k, v in problems.items() if v},
+                         {"every_figure_present", "linux_counts_consistent"},
+                         problems)
+
     def test_a_log_without_the_bench_fails_everywhere_it_should(self):
         problems = check(["KTAP version 1\n", "1..0\n"])
         self.assertTrue(problems["kernel_bench_cases_passed"])
@@ -148,14 +174,17 @@ class Shape(unittest.TestCase):
                              ktap.FAIL)
             self.assertEqual(status["bench_shape.strategies_ordered"],
                              ktap.PASS)
-            self.assertEqual(len(cases), 6)
+            self.assertEqual(len(cases), 8)
 
 
 class Output(unittest.TestCase):
     def test_table_has_a_section_per_prefix(self):
         text = bench.table(bench.parse(lines_of("tiny-smp4.log")))
-        for sec in ("vmalloc:", "ioremap:", "shootdown:", "strategy:"):
+        for sec in ("vmalloc:", "ioremap:", "shootdown:", "strategy:",
+                    "linux:", "pt_live:"):
             self.assertIn(sec, text)
+        self.assertRegex(text, r"(?m)^debug: frame poisoning on; 4 CPUs")
+        self.assertRegex(text, r"(?m)^floor\s+100\s+\S+\s+1\s")
         self.assertRegex(text, r"(?m)^vfree_64p_per_page\s+64\s+64\s+192\s")
 
     def test_sweep_table_marks_what_a_run_lacks(self):
