@@ -422,7 +422,7 @@ static void print_header(struct selftest *t)
 		      "tenth; median and p99 of that batch's ops", BATCHES);
 	selftest_diag(t, "debug: frame poisoning %s; %u CPUs; CPU %s family %u "
 		      "model %u stepping %u%s; TSC %llu MHz; bench=%s",
-		      frame_debug == FRAME_DEBUG_POISON ? "on" : "off",
+		      frame_debug_name(frame_debug),
 		      smp_num_online(), cpu_features.vendor, cpu_features.family,
 		      cpu_features.model, cpu_features.stepping,
 		      cpu_features.hypervisor ? " (under a hypervisor)" : "",
@@ -487,7 +487,8 @@ void bench_linux_table(struct selftest *t)
 		return;
 	memset(results, 0, sizeof(results));
 	io_pa = bench_linux_io_pa();
-	bench_figure("frame_poison", (frame_debug == FRAME_DEBUG_POISON) * BENCH_MILLI, "bool");
+	bench_figure("frame_poison", (uint64_t)frame_debug * BENCH_MILLI,
+		     "mode");   /* 0 off, 1 edges, 2 full (mm/frame.h) */
 	bench_figure("linux_io", (io_pa != 0) * BENCH_MILLI, "bool");
 	if (!samples_alloc() || !bench_floor_setup(t)) {
 		selftest_fail_at(t, __FILE__, __LINE__, "no memory for the samples "

@@ -106,7 +106,7 @@ def read_run(path: Path) -> Run:
 # --- What a run must contain (tests/bench.c prints the same) -----------------
 
 FACTS = {"cpus": "cpus", "tsc_mhz": "MHz", "size_full": "bool",
-         "gbpages": "bool", "huge_ioremap": "bool", "frame_poison": "bool",
+         "gbpages": "bool", "huge_ioremap": "bool", "frame_poison": "mode",
          "linux_io": "bool"}
 COUNTER_COLUMNS = {"ipis": "IPIs/op", "pt_alloc": "pages/op",
                    "pt_free": "pages/op"}

@@ -183,7 +183,7 @@ class Output(unittest.TestCase):
         for sec in ("vmalloc:", "ioremap:", "shootdown:", "strategy:",
                     "linux:", "pt_live:"):
             self.assertIn(sec, text)
-        self.assertRegex(text, r"(?m)^debug: frame poisoning on; 4 CPUs")
+        self.assertRegex(text, r"(?m)^debug: frame poisoning full; 4 CPUs")
         self.assertRegex(text, r"(?m)^floor\s+100\s+\S+\s+1\s")
         self.assertRegex(text, r"(?m)^vfree_64p_per_page\s+64\s+64\s+192\s")
 
