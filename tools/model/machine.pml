@@ -63,8 +63,10 @@ byte psc[NAGENT];
 			 TLB(a, 2) == (f) || (psc[a] & BIT(f)))
 #define CACHED(f)       (HOLDS(0, f) || HOLDS(1, f) || HOLDS(2, f) || HOLDS(3, f))
 
-/* Trail lines: "@@ WHO TEXT", WHO an agent (0..3) or 9 for none; the
- * renderer (tools/model/run.py) names the frames and the agents. */
+/* Trail lines (printed in a replay only): "@@ WHO TEXT", WHO an agent
+ * (0..3) or 9 for none; tools/model/run.py names the frames ("frame 2"),
+ * the pages ("VA 0") and the agents ("agents 1001": CPU 0 and the
+ * device) when it renders a counterexample. */
 
 /* INVLPG of one page on agent @a: its TLB entry, and (we assume no
  * more than this) the paging-structure-cache entries on that page's
@@ -181,7 +183,8 @@ inline frame_free(f)
 {
 	if
 	:: CACHED(f) ->
-		printf("@@ 9 VIOLATION frame %d freed while an entry to it is cached\n", f);
+		printf("@@ 9 VIOLATION frame %d freed while cached by agents %d%d%d%d\n", f,
+		       HOLDS(0, f) != 0, HOLDS(1, f) != 0, HOLDS(2, f) != 0, HOLDS(DEV, f) != 0);
 #ifndef NO_FREE_CHECK
 		assert(false)
 #else

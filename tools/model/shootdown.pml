@@ -66,13 +66,12 @@ inline unmap_area(s, va, T, D, link_t, pte_d, link_other)
 	atomic {
 		speculate_area(va, D, T);
 		pte_d = 0;
-		printf("@@ %d kpt_unmap: clears the leaf of VA %d; TLBs now %d %d %d dev %d\n",
-		       s, va, TLB(0, va), TLB(1, va), TLB(2, va), TLB(DEV, va))
+		printf("@@ %d kpt_unmap: clears the leaf of VA %d, cached by agents %d%d%d%d\n",
+		       s, va, TLB(0, va) != 0, TLB(1, va) != 0, TLB(2, va) != 0, TLB(DEV, va) != 0)
 	}
 	atomic {
 		link_t = 0;
-		printf("@@ %d kpt_unmap: unlinks table frame %d (now empty); cached by %x %x %x dev %x\n",
-		       s, T, psc[0] & BIT(T), psc[1] & BIT(T), psc[2] & BIT(T), psc[DEV] & BIT(T));
+		printf("@@ %d kpt_unmap: unlinks table frame %d, now empty\n", s, T);
 		unlinked(s, T)
 	}
 	atomic {
@@ -80,8 +79,9 @@ inline unmap_area(s, va, T, D, link_t, pte_d, link_other)
 		:: !link_other ->
 			speculate_psc(F_M);
 			root_m = 0;
-			printf("@@ %d kpt_unmap: unlinks table frame %d (now empty); cached by %x %x %x dev %x\n",
-			       s, F_M, psc[0] & BIT(F_M), psc[1] & BIT(F_M), psc[2] & BIT(F_M), psc[DEV] & BIT(F_M));
+			printf("@@ %d kpt_unmap: unlinks table frame %d, now empty, cached by agents %d%d%d%d\n",
+			       s, F_M, (psc[0] & BIT(F_M)) != 0, (psc[1] & BIT(F_M)) != 0,
+			       (psc[2] & BIT(F_M)) != 0, (psc[DEV] & BIT(F_M)) != 0);
 			unlinked(s, F_M)
 		:: else
 		fi
@@ -229,8 +229,8 @@ inline fixmap_use(s, buf)
 			speculate_slot();
 			fix_pte = 0;                      /* code: fixmap_local_unmap */
 			invlpg(s, VA_FIX);
-			printf("@@ %d fixmap_local_unmap: clears the slot, invalidates locally; slot in TLBs %d %d %d\n",
-			       s, TLB(0, VA_FIX), TLB(1, VA_FIX), TLB(2, VA_FIX))
+			printf("@@ %d fixmap_local_unmap: clears the slot, invalidates locally; still cached by agents %d%d%d%d\n",
+			       s, TLB(0, VA_FIX) != 0, TLB(1, VA_FIX) != 0, TLB(2, VA_FIX) != 0, 0)
 		}
 		slot_owner = SLOT_FREE
 	:: atomic {
