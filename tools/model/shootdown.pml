@@ -7,13 +7,16 @@
  * a "code:" comment; tools/model/check_names.py fails when one of those
  * names is no longer defined in the kernel's sources.
  *
- * The scripts the three CPUs run, all at once:
- *   CPU 0  vfree(A), lazily; vm_purge_lazy_now(); the fixmap slot
+ * The scripts the three CPUs run, all at once (proctype cpu below):
+ *   CPU 0  vfree(A), lazily; then vm_purge_lazy_now()
  *   CPU 1  vfree(B), flushed at once: a second shootdown, concurrent
- *   CPU 2  the fixmap slot with interrupts off (an IRQ-off window, as
- *          NMI code has); then a purge of its own, racing CPU 0's
- * with the walkers of every CPU and of the device filling their caches
- * at any moment, and freed frames handed out again to someone else.
+ *          with the purge's; then frame_alloc() hands a freed frame to
+ *          someone else
+ *   CPU 2  an IRQ-off window; then a purge of its own, racing CPU 0's
+ * and, as a second scenario (-DFIXMAP), CPU 0 and CPU 2 (IRQs off, as
+ * NMI code runs) each map their own buffer at the fixmap slot, read
+ * through it and unmap it.  The walkers of every CPU and of the device
+ * may have cached any entry before it was unlinked (machine.pml).
  *
  * Variants (-D NAME; none = the kernel as it is):
  *   NO_REMOTE_IPI                       the local invalidation only
