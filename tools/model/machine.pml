@@ -102,7 +102,8 @@ inline invalidate_range(a, m)
  * harmless: it is not stale yet.)
  *
  * Which agents?  By default, all of them.  Nothing in the protocol
- * reads a cache (no step branches on what is cached), and every
+ * reads a cache (no step branches on what is cached; the fixmap
+ * reader's read through the slot is a property, not a step), and every
  * property is monotone in the cache contents (an entry more can only
  * add a violation), so "every agent cached it" is the worst case of
  * every choice: a violation under some choice is one here too.

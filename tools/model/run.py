@@ -63,9 +63,10 @@ class Variant:
     cflags: list[str] = field(default_factory=list)   # after PAN_CFLAGS
 
 
-# expect: "verified"; "freed" (a frame freed while cached, by the agents
-# in the tuple's last word), "slot" (the fixmap reader saw another's
-# frame), "deadlock" (an invalid end state).
+# expect: "verified"; "freed" (a frame freed while cached; the words
+# after it must be among the agents that cache it: "cpu", "device"),
+# "slot" (the fixmap reader saw another's frame), "deadlock" (an invalid
+# end state).
 VARIANTS = [
     Variant("fixed", [], "verified",
             "the kernel's protocol: safety and no deadlock"),
@@ -80,9 +81,9 @@ VARIANTS = [
     Variant("fixed_every_speculation", ["SPECULATE_SUBSETS"], "verified",
             "the kernel's protocol, every subset of agents speculating",
             in_test=False, cflags=["-O2", "-DCOLLAPSE", "-DMEMLIM=3072"]),
-    Variant("no_remote_ipi", ["NO_REMOTE_IPI"], "freed",
+    Variant("no_remote_ipi", ["NO_REMOTE_IPI"], "freed cpu",
             "only the local invalidation (psc_model negative control)"),
-    Variant("free_before_ack", ["FREE_BEFORE_ACK"], "freed",
+    Variant("free_before_ack", ["FREE_BEFORE_ACK"], "freed cpu",
             "seed 002: frames freed before the acknowledgments"),
     Variant("device_told_after_free", ["DEVICE_TOLD_AFTER_FREE"], "freed device",
             "seed 003: the device TLB told after the free"),
