@@ -131,7 +131,7 @@ BENCH_OBJS := \
 	tests/bench_util.o
 ALL_OBJS += $(addprefix $(BUILD)/,$(BENCH_OBJS))
 
-.PHONY: all iso run test debug gdb clean help deps host-tests
+.PHONY: all iso run test debug gdb clean help deps host-tests model
 all: $(BUILD)/kernel.elf iso
 
 help:
@@ -141,6 +141,8 @@ help:
 	@echo "make test       host tests, fuzzers, clang build, boots (BIOS/UEFI, -smp 1..8, -cpu max/qemu64), bad-input boots;"
 	@echo "                prints 'N passed, N failed' last (TESTFLAGS=... adds tools/run_tests.py options)"
 	@echo "make fuzz       run each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS (60); runs/s table"
+	@echo "make model      check the shootdown protocol with SPIN (tools/model/): every variant's verdict,"
+	@echo "                states, depth and time, and one counterexample told step by step"
 	@echo "make bench      boot the bench suite at full size (SMP=4); table and CSV in build/bench/"
 	@echo "make bench-sweep  -smp 1,2,4,8 (BENCH_SWEEP=...): CSV and SVG plots in build/bench/"
 	@echo "make debug      boot QEMU paused, gdb stub on :1234; then 'make gdb' in another terminal"
@@ -197,21 +199,29 @@ run: deps
 # Every test, in one count (docs/testing.md): the host unit tests of mm/
 # and of tools/ (KTAP), the kernel built with clang (one pass or fail;
 # -Werror, so a warning fails it), the boot matrix of tools/run_tests.py
-# (DEFAULT_MATRIX), the bad-input boots (BOOT_CHECKS), and the shape of
+# (DEFAULT_MATRIX), the bad-input boots (BOOT_CHECKS), the shape of
 # `make bench`'s output from one tiny bench boot (tools/bench.py --check),
-# the gdb helpers run against a paused boot (tests/gdb/test_gdb.py), and
-# each fuzzer of tests/fuzz/ over its seed corpus and a few seconds of new
-# inputs (KTAP, one case per fuzzer).
+# the gdb helpers run against a paused boot (tests/gdb/test_gdb.py), each
+# fuzzer of tests/fuzz/ over its seed corpus and a few seconds of new
+# inputs (KTAP, one case per fuzzer), and the SPIN model of the shootdown
+# (tools/model/run.py --ktap: the fixed protocol verifies, each broken
+# variant yields a counterexample).
 test: deps
 	@$(MAKE) --no-print-directory all
 	$(PYTHON) tools/run_tests.py \
 		--host-cmd "$(MAKE) --no-print-directory host-tests" \
 		--host-cmd "$(MAKE) --no-print-directory fuzz-test" \
 		--host-cmd "$(PYTHON) tests/tools/ktap_unittest.py" \
+		--host-cmd "$(PYTHON) tools/model/run.py --ktap" \
 		--host-cmd "$(PYTHON) tools/bench.py --check --smp 4" \
 		--host-cmd "$(PYTHON) tests/gdb/test_gdb.py" \
 		--check "clang-build=$(MAKE) --no-print-directory CC=clang BUILD=$(BUILD)/clang $(BUILD)/clang/kernel.elf" \
 		--boot-check all $(TESTFLAGS)
+
+# The shootdown protocol in Promela, checked by SPIN (docs/model.md);
+# builds in build/model/.
+model: deps
+	$(PYTHON) tools/model/run.py
 
 debug: all
 	$(QEMU_RUN) --gdb --gdb-port $(GDB_PORT) $(if $(CMDLINE),--cmdline "$(CMDLINE)")

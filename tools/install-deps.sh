@@ -27,6 +27,7 @@ mtools              grub-mkrescue builds the ISO's EFI partition with it
 qemu-system-x86     the emulator (depends on seabios, the BIOS firmware)
 ovmf                UEFI firmware for QEMU
 gdb                 make gdb, and tests/gdb/test_gdb.py in make test
+spin                make model: the SPIN model checker (tools/model/)
 LIST
 }
 

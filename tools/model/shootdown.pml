@@ -1,0 +1,298 @@
+/* shootdown.pml: the kernel's TLB shootdown protocol, checked by SPIN.
+ *
+ * The protocol of mm/shootdown.c: unhook -> invalidate here, ONE IPI to
+ * the others -> wait for every ack -> tell the device TLB -> free.
+ * docs/model.md says what is modelled, what is left out and why, and
+ * how to run it.  Each step names the kernel function it stands for in
+ * a "code:" comment; tools/model/check_names.py fails when one of those
+ * names is no longer defined in the kernel's sources.
+ *
+ * The scripts the three CPUs run, all at once (proctype cpu below):
+ *   CPU 0  vfree(A), lazily; then vm_purge_lazy_now()
+ *   CPU 1  vfree(B), flushed at once: a second shootdown, concurrent
+ *          with the purge's; then frame_alloc() hands a freed frame to
+ *          someone else
+ *   CPU 2  an IRQ-off window; then a purge of its own, racing CPU 0's
+ * and, as a second scenario (-DFIXMAP), CPU 0 and CPU 2 (IRQs off, as
+ * NMI code runs) each map their own buffer at the fixmap slot, read
+ * through it and unmap it.  The walkers of every CPU and of the device
+ * may have cached any entry before it was unlinked (machine.pml).
+ *
+ * Variants (-D NAME; none = the kernel as it is):
+ *   NO_REMOTE_IPI                       the local invalidation only
+ *   FREE_BEFORE_ACK                     seed 002: free, then wait
+ *   DEVICE_TOLD_AFTER_FREE              seed 003: free, then tell the device
+ *   FIXMAP_NO_LOCAL_INVALIDATE_ON_MAP   seed 001: the slot reused unflushed
+ *   FREE_AT_UNLINK                      seed 000: table freed as unlinked
+ *   NO_SERVE_WHILE_WAITING              a waiting CPU does not serve its
+ *                                       own queue: two waiters deadlock
+ */
+
+#include "machine.pml"
+#include "smp.pml"
+
+/* Each CPU's gather (mm/gather.c): the frames on it, and the pages
+ * (a VA bitmask) whose translations may be stale. */
+byte gf[NCPU];
+byte gva[NCPU];
+
+/* vm_lazy.pending (mm/vmalloc_space.c): lazily freed areas' frames and
+ * pages, waiting for a purge.  Its lock makes each update one step. */
+byte lazy_f;
+byte lazy_va;
+
+bool kpt_lock;                    /* kpt.lock: one unmap at a time */
+
+#define SLOT_FREE NCPU
+byte slot_owner = SLOT_FREE;      /* the fixmap slot's holder */
+
+bool in_shootdown[NCPU];          /* for the progress property */
+
+/* A table that kpt_unmap() just unlinked goes on the gather -- or, in
+ * the seed 000 variant, straight back to the allocator. */
+inline unlinked(s, T)
+{
+#ifdef FREE_AT_UNLINK
+	printf("@@ %d frees table frame %d where it unlinks it\n", s, T);
+	frame_free(T)
+#else
+	gf[s] = gf[s] | BIT(T)                            /* code: pt_gather_add */
+#endif
+}
+
+/* kpt_unmap() of one area: clear the leaf, then unlink every table the
+ * walk emptied, bottom up, each a separate write that any walker may
+ * see half done.  => kpt.lock, IRQs off. */
+inline unmap_area(s, va, T, D, link_t, pte_d, link_other)
+{
+	atomic { !kpt_lock -> kpt_lock = 1 }              /* code: kpt_unmap */
+	atomic {
+		speculate_area(va, D, T);
+		pte_d = 0;
+		printf("@@ %d kpt_unmap: clears the leaf of VA %d, cached by agents %d%d%d%d\n",
+		       s, va, TLB(0, va) != 0, TLB(1, va) != 0, TLB(2, va) != 0, TLB(DEV, va) != 0)
+	}
+	atomic {
+		link_t = 0;
+		printf("@@ %d kpt_unmap: unlinks table frame %d, now empty\n", s, T);
+		unlinked(s, T)
+	}
+	atomic {
+		if
+		:: !link_other ->
+			speculate_psc(F_M);
+			root_m = 0;
+			printf("@@ %d kpt_unmap: unlinks table frame %d, now empty, cached by agents %d%d%d%d\n",
+			       s, F_M, (psc[0] & BIT(F_M)) != 0, (psc[1] & BIT(F_M)) != 0,
+			       (psc[2] & BIT(F_M)) != 0, (psc[DEV] & BIT(F_M)) != 0);
+			unlinked(s, F_M)
+		:: else
+		fi
+	}
+	gva[s] = gva[s] | BIT(va);
+	kpt_lock = 0
+}
+
+/* Step 4 of the contract: every gathered frame back to the allocator. */
+inline free_gathered(s)
+{
+	atomic {
+		f = 1;                                    /* code: frame_free */
+		do
+		:: f < NFRAME ->
+			if
+			:: gf[s] & BIT(f) ->
+				printf("@@ %d frame_free: frame %d\n", s, f);
+				frame_free(f)
+			:: else
+			fi;
+			f++
+		:: else -> break
+		od;
+		gf[s] = 0;
+		f = 0
+	}
+}
+
+/* Step 3b: the subscribed device TLB drops the request's pages. */
+inline notify_device(s)
+{
+	atomic {
+		invalidate_range(DEV, req[s]);
+		printf("@@ %d tells the device TLB to drop the pages\n", s)
+	}
+}
+
+/* shootdown_flush_and_free(): the whole protocol, on CPU @s. */
+inline shootdown(s)
+{
+	in_shootdown[s] = 1;                              /* code: shootdown_flush_and_free */
+	req[s] = gva[s];
+	atomic {
+		invalidate_range(s, req[s]);              /* code: tlb_flush_local_page */
+		printf("@@ %d shootdown_flush_and_free: invalidates its own TLB\n", s)
+	}
+#ifndef NO_REMOTE_IPI
+	call_all_but_self(s);
+#endif
+#ifdef FREE_BEFORE_ACK
+	free_gathered(s);
+#endif
+#ifndef NO_REMOTE_IPI
+	wait_for_all_acks(s);
+#endif
+#ifdef DEVICE_TOLD_AFTER_FREE
+	free_gathered(s);
+	notify_device(s);
+#else
+	notify_device(s);
+	free_gathered(s);
+#endif
+	req[s] = 0;
+	gva[s] = 0;
+	in_shootdown[s] = 0
+}
+
+/* vfree() of area A (lazily: to vm_lazy.pending, no flush yet) or of
+ * area B (at once: its own shootdown). */
+inline vfree_a_lazily(s)
+{
+	gf[s] = 0; gva[s] = 0;                            /* code: pt_gather_init */
+	printf("@@ %d vfree(A), lazily\n", s);            /* code: vfree */
+	unmap_area(s, VA_A, F_TA, F_DA, m_ta, ta_da, m_tb);
+	gf[s] = gf[s] | BIT(F_DA);
+	atomic {
+		lazy_f = lazy_f | gf[s];
+		lazy_va = lazy_va | gva[s];
+		gf[s] = 0;
+		gva[s] = 0;
+		printf("@@ %d A's frames wait on the lazy list\n", s)
+	}
+}
+
+inline vfree_b_now(s)
+{
+	gf[s] = 0; gva[s] = 0;
+	printf("@@ %d vfree(B), flushed at once\n", s);
+	unmap_area(s, VA_B, F_TB, F_DB, m_tb, tb_db, m_ta);
+	gf[s] = gf[s] | BIT(F_DB);
+	shootdown(s)
+}
+
+/* vm_purge_lazy_now(): take every waiting frame, then one shootdown.
+ * Two purges may race: each takes what is there, the later one may find
+ * nothing and return. */
+inline purge_lazy(s)
+{
+	atomic {
+		gf[s] = lazy_f;                           /* code: vm_purge_lazy_now */
+		gva[s] = lazy_va;
+		lazy_f = 0;
+		lazy_va = 0;
+		printf("@@ %d vm_purge_lazy_now: takes the lazy list\n", s)
+	}
+	if
+	:: gf[s] == 0 && gva[s] == 0 -> skip
+	:: else -> shootdown(s)
+	fi
+}
+
+/* The fixmap slot (mm/fixmap.c): map my buffer, read through the slot,
+ * unmap; every invalidation local. */
+inline fixmap_use(s, buf)
+{
+	if
+	:: atomic {
+		slot_owner == SLOT_FREE ->
+		slot_owner = s;                           /* code: fixmap_local_map */
+		fix_pte = buf;
+		printf("@@ %d fixmap_local_map: maps frame %d at the slot\n", s, buf)
+	   }
+#ifndef FIXMAP_NO_LOCAL_INVALIDATE_ON_MAP
+		atomic {
+			invlpg(s, VA_FIX);                /* code: tlb_flush_local_page */
+			printf("@@ %d invalidates the slot, locally\n", s)
+		}
+#endif
+		atomic {
+			if
+			:: TLB(s, VA_FIX) == 0 -> TLB(s, VA_FIX) = fix_pte
+			:: else
+			fi;
+			printf("@@ %d reads the slot: frame %d\n", s, TLB(s, VA_FIX));
+			if
+			:: TLB(s, VA_FIX) != buf ->
+				printf("@@ %d VIOLATION reads frame %d through the slot, not its own frame %d\n",
+				       s, TLB(s, VA_FIX), buf);
+				assert(false)
+			:: else
+			fi
+		}
+		atomic {
+			speculate_slot();
+			fix_pte = 0;                      /* code: fixmap_local_unmap */
+			invlpg(s, VA_FIX);
+			printf("@@ %d fixmap_local_unmap: clears the slot, invalidates locally; still cached by agents %d%d%d%d\n",
+			       s, TLB(0, VA_FIX) != 0, TLB(1, VA_FIX) != 0, TLB(2, VA_FIX) != 0, 0)
+		}
+		slot_owner = SLOT_FREE
+	:: atomic {
+		slot_owner != SLOT_FREE ->
+		printf("@@ %d fixmap_local_map: the slot is held, NULL\n", s)
+	   }
+	fi
+}
+
+/* Two scenarios, checked one at a time: they share no state (the
+ * slot's tables are pinned, the shootdown never touches the slot), so
+ * checking each alone is checking them together, at the sum of the
+ * costs instead of the product.  -DFIXMAP selects the slot's. */
+proctype cpu(byte id)
+{
+	byte f;                           /* free_gathered()'s cursor */
+
+#ifndef FIXMAP
+	if
+	:: id == 0 ->
+		vfree_a_lazily(0);
+		purge_lazy(0)
+	:: id == 1 ->
+		vfree_b_now(1);
+		frame_alloc_other(1)
+	:: id == 2 ->
+		irqon[2] = 0;                     /* an IRQ-off window */
+		printf("@@ 2 interrupts off\n");
+		irqon[2] = 1;
+		printf("@@ 2 interrupts on\n");
+		purge_lazy(2)
+	fi
+#else
+	if
+	:: id == 0 -> fixmap_use(0, F_X0)
+	:: id == 1 -> skip
+	:: id == 2 ->
+		irqon[2] = 0;                     /* as NMI code runs */
+		fixmap_use(2, F_X2);
+		irqon[2] = 1
+	fi
+#endif
+}
+
+init
+{
+	atomic {
+		owner[F_M] = O_PT; owner[F_TA] = O_PT; owner[F_TB] = O_PT;
+		owner[F_DA] = O_A; owner[F_DB] = O_B;
+		owner[F_X0] = O_X0; owner[F_X2] = O_X2;
+		run monitor();
+		run ipi_handler(0); run ipi_handler(1); run ipi_handler(2);
+		run cpu(0); run cpu(1); run cpu(2)
+	}
+}
+
+/* Every shootdown that starts completes (checked under weak fairness). */
+ltl progress {
+	[] ((in_shootdown[0] -> <> !in_shootdown[0]) &&
+	    (in_shootdown[1] -> <> !in_shootdown[1]) &&
+	    (in_shootdown[2] -> <> !in_shootdown[2]))
+}
