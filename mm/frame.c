@@ -348,3 +348,40 @@ void frame_free(struct frame *f, enum frame_use use)
 	frame_stats.frees++;
 	spin_unlock_irqrestore(&buddy.lock, irq);
 }
+
+/* Frames whose buddy insertions share one hold of buddy.lock in
+ * frame_free_list(): few enough that another CPU waiting for the lock
+ * waits for tens of microseconds under TCG, not for the whole list. */
+#define FRAME_FREE_BATCH 64
+
+void frame_free_list(struct frame **head)
+{
+	struct frame *ready[FRAME_FREE_BATCH], *f;
+	unsigned int n;
+	irqflags_t irq;
+
+	do {
+		/* Check and poison outside the lock, as frame_free() does. */
+		for (n = 0; n < FRAME_FREE_BATCH && (f = frame_list_pop(head)); ) {
+			const char *refusal = frame_free_refusal(f, (enum frame_use)f->use);
+
+			if (refusal) {
+				frame_bug("frame_free_list: frame %#llx: %s (recorded "
+					  "use %s)", (unsigned long long)frame_pa(f),
+					  refusal, frame_use_name(f->use));
+				continue;
+			}
+			if (frame_debug != FRAME_DEBUG_OFF)
+				poison_block(frame_debug, frame_pfn(f), f->order);
+			ready[n++] = f;
+		}
+		irq = spin_lock_irqsave(&buddy.lock);
+		for (unsigned int i = 0; i < n; i++) {
+			block_set_use(frame_pfn(ready[i]), ready[i]->order, FRAME_FREE);
+			ready[i]->entries = 0;
+			buddy_insert(frame_pfn(ready[i]), ready[i]->order);
+		}
+		frame_stats.frees += n;
+		spin_unlock_irqrestore(&buddy.lock, irq);
+	} while (*head);
+}

@@ -204,6 +204,13 @@ struct frame *frame_alloc(unsigned int order, enum frame_use use);
  * => takes buddy.lock (IRQs off inside); any context but NMI. */
 void frame_free(struct frame *f, enum frame_use use);
 
+/* frame_free() for every frame on the list *@head (frame_list_push()),
+ * each as its recorded use, with the same checks; @head ends empty.
+ * Cheaper than one frame_free() each: buddy.lock is taken once per
+ * FRAME_FREE_BATCH frames (the purge frees thousands at once).
+ * => takes buddy.lock (IRQs off inside); any context but NMI. */
+void frame_free_list(struct frame **head);
+
 const char *frame_use_name(enum frame_use use);
 
 /* ---- boot (mm/frame_init.c) ---- */

@@ -54,11 +54,8 @@ void pt_gather_note_stale(struct pt_gather *g, virt_addr_t start,
 
 void pt_gather_free_all(struct pt_gather *g)
 {
-	struct frame *f;
-
-	while ((f = frame_list_pop(&g->head))) {
+	for (struct frame *f = g->head; f; f = frame_list_next(f))
 		f->flags &= (uint8_t)~FRAME_F_GATHERED;
-		frame_free(f, (enum frame_use)f->use);
-	}
+	frame_free_list(&g->head);
 	pt_gather_init(g);
 }

@@ -175,6 +175,32 @@ static void test_poison_modes(struct selftest *t)
 	host_mm_boot_default();
 }
 
+/* frame_free_list(): more frames than one batch, each freed as its own
+ * use and counted; a frame already free on the list is a double free. */
+static void test_free_list(struct selftest *t)
+{
+	uint64_t free_before = frame_stats.frames[FRAME_FREE];
+	struct frame *head = NULL, *f;
+
+	for (unsigned int i = 0; i < 150; i++) {
+		f = frame_alloc(0, i % 2 ? FRAME_VMALLOC : FRAME_PT_PTE);
+		ASSERT_TRUE(t, f != NULL);
+		frame_list_push(&head, f);
+	}
+	frame_free_list(&head);
+	EXPECT_TRUE(t, head == NULL);
+	EXPECT_EQ(t, frame_stats.frames[FRAME_FREE], free_before);
+	EXPECT_EQ(t, frame_stats.frames[FRAME_VMALLOC], 0);
+
+	f = frame_alloc(0, FRAME_KERNEL);
+	ASSERT_TRUE(t, f != NULL);
+	frame_free(f, FRAME_KERNEL);
+	head = NULL;
+	frame_list_push(&head, f);
+	EXPECT_PANIC(t, frame_free_list(&head), "double free");
+	host_mm_boot_default();
+}
+
 static void test_bad_free_panics(struct selftest *t)
 {
 	struct frame *f = frame_alloc(0, FRAME_KERNEL);
@@ -204,6 +230,7 @@ static const struct selftest_case host_frame_cases[] = {
 	{ "one_gib_block", test_one_gib_block },
 	{ "use_after_free_found_at_next_alloc", test_use_after_free_found },
 	{ "poison_modes_find_what_they_cover", test_poison_modes },
+	{ "free_list_frees_each_as_its_use", test_free_list },
 	{ "bad_free_panics", test_bad_free_panics },
 	{ "no_ram_panics", test_no_ram_panics },
 };
