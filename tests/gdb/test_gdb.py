@@ -36,7 +36,7 @@ SESSION_LOG = LOG_DIR / "gdb-session.log"
 # thread for the vCPUs, since gdb stops them all at every breakpoint
 # anyway and a boot with this one suite takes about 2 s that way.
 BOOT = dict(smp=4, tcg_thread="single", cmdline="selftest=pte_death")
-# The whole session took 3 s on the 2-core machine (2026-11-24); this
+# The whole session took 2-4 s on the 2-core machine (2026-11-30); this
 # only ends a hung gdb or QEMU, it is no timing assertion.
 SESSION_TIMEOUT = 120
 KERNEL_VIRT_BASE = 0xFFFFFFFF80000000     # kernel/bootinfo.h

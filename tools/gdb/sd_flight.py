@@ -308,7 +308,10 @@ APIC id, the selftest case it runs, its shootdown step and counters."""
         mode, _ = cpu_mode()
         pc = register("pc")
         irqs = "on" if register("eflags") & 0x200 else "off"
-        where = gdb.execute(f"info symbol {pc:#x}", to_string=True).strip()
+        # The last line: with "set trace-commands on" gdb puts the
+        # traced command itself first in the captured text.
+        where = gdb.execute(f"info symbol {pc:#x}",
+                            to_string=True).strip().splitlines()[-1]
         if where.startswith("No symbol"):
             where = "no symbol"
         where = where.split(" in section ")[0]
