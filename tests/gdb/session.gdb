@@ -27,6 +27,20 @@ vm-areas
 cpus
 percpu 1
 
+# vfree has cleared the area's entries; its tables stay linked, empty,
+# until the purge.
+finish
+echo @@ vfreed\n
+pt-walk $va
+frame-info (pte_death_table - frame_table) << 12
+
+# The purge unlinked the tables; its shootdown is about to send the IPI.
+break smp_call_all_but_self
+continue
+delete
+echo @@ sending\n
+shootdown-state
+
 # Every CPU acknowledged; the gathered frames are about to be freed.
 break pt_gather_free_all
 continue

@@ -7,8 +7,10 @@ QEMU boots build/kernel.elf with selftest=pte_death, paused, its gdb stub
 on a free port.  gdb attaches in batch mode through the project's own
 tools/gdb/gdbinit (which stops at kmain) and runs tests/gdb/session.gdb:
 every helper at an early stop (nothing set up, the APs not started), at
-vfree (the area mapped), at pt_gather_free_all (every CPU acknowledged,
-the frames about to be freed) and after it (freed).  Each check below
+vfree (the area mapped), on vfree's return (the entries cleared, the
+table still linked), where the purge's shootdown sends its IPI, at
+pt_gather_free_all (every CPU acknowledged, the frames about to be
+freed) and after it (freed).  Each check below
 is one KTAP case; it compares the helpers' output with what the kernel
 printed on serial (its own kpt_walk, the table's address) or with what
 must hold at that stop, and prints both when they differ.
@@ -34,12 +36,13 @@ SESSION_LOG = LOG_DIR / "gdb-session.log"
 # thread for the vCPUs, since gdb stops them all at every breakpoint
 # anyway and a boot with this one suite takes about 2 s that way.
 BOOT = dict(smp=4, tcg_thread="single", cmdline="selftest=pte_death")
-# The whole session took 3 s on the 2-core machine (2026-11-24); this
+# The whole session took 2-4 s on the 2-core machine (2026-11-30); this
 # only ends a hung gdb or QEMU, it is no timing assertion.
 SESSION_TIMEOUT = 120
 KERNEL_VIRT_BASE = 0xFFFFFFFF80000000     # kernel/bootinfo.h
 APS = (2, 3, 4)                           # gdb threads of the other vCPUs
 HEX = r"(0x[0-9a-f]+)"
+PTE_ADDR_MASK = 0x000FFFFFFFFFF000        # PHYS_ADDR_MASK (arch/x86/arch.h): bits 51..12
 
 
 def free_port() -> int:
@@ -141,6 +144,35 @@ def check_kmain_walk(s, f):
                 rf"-> physical {va - KERNEL_VIRT_BASE:#x} \(2048 KiB page\)")
 
 
+def check_vfreed_walk(s, f):
+    """On vfree's return gdb's walk ends at the cleared pte, and the pmd
+    entry above it still points to the table."""
+    m = re.search(r"^\s+pmd \(PD\s*\) \[\s*\d+\] @ 0x[0-9a-f]+ = ([0-9a-f]{16})",
+                  s["vfreed"], flags=re.M)
+    if not m:
+        return "no pmd line in the walk after vfree"
+    points_to = int(m.group(1), 16) & PTE_ADDR_MASK
+    if points_to != f["table"]:
+        return (f"after vfree the pmd entry points to {points_to:#x}, not to "
+                f"the pte table {f['table']:#x}")
+    return need(s["vfreed"], r"^\s+pte \(PT\s*\) .* = 0{16}",
+                r"-> not present at the pte$")
+
+
+def check_state_before_the_ipi(s, f):
+    """At smp_call_all_but_self CPU 0 is INVALIDATING and its last call
+    (the previous round's) has nothing pending: no target may be shown
+    as having acknowledged this round."""
+    text = s["sending"]
+    problem = need(text, r"^CPU 0: SHOOTDOWN_INVALIDATING, request "
+                   rf"\[{f['va']:#x}, {f['va'] + f['size']:#x}\) "
+                   r"full_flush True; nothing pending: its IPI to 1 2 3 is "
+                   r"not out yet")
+    for cpu in (1, 2, 3):
+        problem = problem or need(text, rf"^CPU {cpu}: SHOOTDOWN_IDLE$")
+    return problem
+
+
 def check_unmapped_walk(s, f):
     """After vfree the kernel's walk ends at the cleared pte in a table
     that stays linked; at the stop before the free, the purge has
@@ -212,6 +244,11 @@ CHECKS = [
         r"vfree_frees_an_emptied_pte_table_after_every_ack", *[
             rf"^    CPU {c} \(online\), APIC id \d+, test -" for c in (1, 2, 3)])),
     ("percpu_of_cpu_1", lambda s, f: need(s["mapped"], r"^CPU 1: apic_id \d+")),
+    ("pt_walk_after_vfree_ends_at_the_pte", check_vfreed_walk),
+    ("frame_info_linked_after_vfree", lambda s, f: need(
+        s["vfreed"], lit(f"(pa {f['table']:#x}): use FRAME_PT_PTE, "
+                         "flags linked, entries 0"))),
+    ("shootdown_state_before_the_ipi", check_state_before_the_ipi),
     ("tlb_gather_in_flight_lists_the_pte_table", lambda s, f: need(
         s["freeing"], r"^CPU 0's shootdown \(gather at 0x[0-9a-f]+\): \d+ frames",
         rf"^  pa {f['table']:#x}\s+FRAME_PT_PTE\s+entries 0\s+gathered$")),

@@ -201,7 +201,7 @@ def frame_pfn(frame_ptr):
 
 
 FRAME_FLAGS = ((0x01, "linked"), (0x02, "gathered"), (0x04, "poisoned"),
-               (0x08, "pinned"))                # mm/frame.h FRAME_F_*
+               (0x08, "pinned"), (0x10, "poison-full"))  # mm/frame.h FRAME_F_*
 
 
 def frame_flags(flags):

@@ -76,7 +76,7 @@ class FrameInfo(gdb.Command):
     """frame-info PHYS: the struct frame of physical address PHYS.
 
 Its recorded use (FRAME_FREE, FRAME_PT_PTE, ...), its flags (linked,
-gathered, pinned, poisoned), the present entries if it is a page table,
+gathered, pinned, poisoned, poison-full), the present entries if it is a page table,
 and its buddy order.  (Not named "frame": that is gdb's own command.)"""
 
     def __init__(self):

@@ -29,7 +29,8 @@ class ShootdownPrefix(gdb.Command):
     pt-dump [PHYS]     list the present entries of the top-level table
                        (pgd), or of the table at physical PHYS
     frame-info PHYS    the struct frame of physical address PHYS: its
-                       use and flags (linked, gathered, pinned, poisoned)
+                       use and flags (linked, gathered, pinned, poisoned,
+                       poison-full)
     mm-counters        live and linked page tables per level, each CPU's
                        shootdown counters and step, vmalloc counters
     vm-areas           live vmalloc/vmap/ioremap areas (range, kind,
