@@ -318,6 +318,23 @@ static struct op decode(struct fuzz_reader *r)
 	return o;
 }
 
+/* Reclaim the op's range, or (kind bit 0x20) the whole window, which
+ * must leave exactly the tables the model needs. */
+static void op_reclaim(const struct op *o)
+{
+	bool whole = o->kind & 0x20;
+	virt_addr_t a = whole ? WIN_START : o->va;
+	uint64_t size = whole ? WIN_SIZE : o->size;
+	struct pt_gather g;
+
+	pt_gather_init(&g);
+	FUZZ_CHECK(kpt_reclaim_empty_tables(a, size, &g) == 0,
+		   "kpt_reclaim_empty_tables(va %#lx size %#lx) failed", a, size);
+	flush(&g);
+	if (whole)
+		empty_tables_may_stay = false;
+}
+
 static void op_map(const struct op *o)
 {
 	struct kpt_mapping m = { .va = o->va, .pa = o->pa, .size = o->size,
@@ -328,6 +345,11 @@ static void op_map(const struct op *o)
 
 	if (nr_ext == MAX_EXTENTS)
 		return;
+	/* kpt_unmap_leaves()'s contract (mm/kpt.h): reclaim before lending
+	 * a range again, or an empty table may stand where a larger page
+	 * goes (kpt_map then says -EEXIST). */
+	if (empty_tables_may_stay)
+		op_reclaim(o);
 	frame_fail_countdown = o->fail_after;
 	err = kpt_map(&m, KPT_MAP_NEW, NULL);
 	frame_fail_countdown = -1;
@@ -385,22 +407,6 @@ static void op_change(const struct op *o, enum change how)
 		flush(&now);
 }
 
-/* Reclaim the op's range, or (kind bit 0x20) the whole window, which
- * must leave exactly the tables the model needs. */
-static void op_reclaim(const struct op *o)
-{
-	bool whole = o->kind & 0x20;
-	virt_addr_t a = whole ? WIN_START : o->va;
-	uint64_t size = whole ? WIN_SIZE : o->size;
-	struct pt_gather g;
-
-	pt_gather_init(&g);
-	FUZZ_CHECK(kpt_reclaim_empty_tables(a, size, &g) == 0,
-		   "kpt_reclaim_empty_tables(va %#lx size %#lx) failed", a, size);
-	flush(&g);
-	if (whole)
-		empty_tables_may_stay = false;
-}
 
 /* ---- set up, run, tear down ---- */
 
