@@ -19,6 +19,8 @@ void pt_gather_add(struct pt_gather *g, struct frame *f)
 		g->tail = f;
 	frame_list_push(&g->head, f);
 	g->nr_frames++;
+	if (f->use >= FRAME_PT_PTE && f->use <= FRAME_PT_PGD)
+		g->nr_tables++;
 }
 
 void pt_gather_splice(struct pt_gather *to, struct pt_gather *from)
@@ -31,6 +33,7 @@ void pt_gather_splice(struct pt_gather *to, struct pt_gather *from)
 			to->tail = from->tail;
 		to->head = from->head;
 		to->nr_frames += from->nr_frames;
+		to->nr_tables += from->nr_tables;
 	}
 	pt_gather_note_stale(to, from->stale_start, from->stale_end);
 	pt_gather_init(from);

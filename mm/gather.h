@@ -40,6 +40,7 @@ struct pt_gather {
 	struct frame *head;          /* gathered frames, linked by .next */
 	struct frame *tail;          /* the last one: splicing is O(1) */
 	uint64_t nr_frames;
+	uint64_t nr_tables;          /* of them, page tables (the rest: data) */
 	virt_addr_t stale_start;     /* [stale_start, stale_end): TLB entries */
 	virt_addr_t stale_end;       /* for it may be stale; empty if equal */
 };

@@ -137,7 +137,61 @@ void iounmap(const void *addr)
 	COUNTER_ADD(vm_stats.iounmaps, 1);
 }
 
-/* => TLB: on return no CPU holds a translation of the old mappings or
+/* The kernel's own ranges: what they map belongs to the code that made
+ * it (the direct map, the area allocator, the LAPIC page, the AP stacks
+ * and the fixmap's pinned table, the kernel image), never to a caller of
+ * ioremap_replace_at().  [start, last], last inclusive so the image's
+ * range can end at the top of the address space. */
+static const struct kernel_range {
+	const char *name;
+	virt_addr_t start, last;
+} kernel_ranges[] = {
+	{ "the direct map", DIRECT_MAP_START, DIRECT_MAP_START + DIRECT_MAP_SIZE - 1 },
+	{ "the vmalloc window", VMALLOC_START, VMALLOC_END - 1 },
+	{ "the CPU area (LAPIC, AP stacks, fixmap)", CPU_AREA_START, CPU_AREA_END - 1 },
+	{ "the kernel image", KERNEL_IMAGE_START, KERNEL_IMAGE_END - 1 },
+};
+
+/* [va, va + size) is a range a caller may own: not empty, not wrapping
+ * (va + size == 0, the very top, is the end of the address space and
+ * allowed), and clear of every kernel range; else a message naming it. */
+static bool replace_range_ok(virt_addr_t va, uint64_t size)
+{
+	virt_addr_t last = va + size - 1;
+
+	if (size == 0 || last < va) {
+		printk("ioremap_replace_at: [va %#llx, +%#llx) is empty or wraps "
+		       "past the top of the address space\n",
+		       (unsigned long long)va, (unsigned long long)size);
+		return false;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(kernel_ranges); i++) {
+		const struct kernel_range *k = &kernel_ranges[i];
+
+		if (va <= k->last && last >= k->start) {
+			printk("ioremap_replace_at: [va %#llx, +%#llx) overlaps %s "
+			       "[%#llx, %#llx], which the kernel owns\n",
+			       (unsigned long long)va, (unsigned long long)size,
+			       k->name, (unsigned long long)k->start,
+			       (unsigned long long)k->last);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool ioremap_selftest_replace_in_one_store;
+
+/* Break before make (SDM Vol. 3A 4.10.2.3; seed 000's order): clear the
+ * old entries and unlink the tables the new pages make unreachable,
+ * shoot down once and free them, and only then write the new entries.
+ * At no moment may a CPU hold both the old 4 KiB translations and the
+ * new 2 MiB/1 GiB one, whose sizes and memory types differ (on AMD two
+ * such TLB entries can raise a machine check).  The break links every
+ * table the new mapping needs, so the make allocates nothing and cannot
+ * fail: an error of the break changes nothing, and none comes after it.
+ * => thread context, not NMI (it shoots down).
+ * => TLB: on return no CPU holds a translation of the old mappings or
  *    an entry of a replaced table; the replaced tables are freed. */
 int ioremap_replace_at(virt_addr_t va, phys_addr_t pa, uint64_t size,
 		       enum pt_cache cache)
@@ -149,17 +203,24 @@ int ioremap_replace_at(virt_addr_t va, phys_addr_t pa, uint64_t size,
 	struct pt_gather g;
 	int err;
 
-	if (va < VMALLOC_END && va + size > VMALLOC_START) {
-		printk("ioremap_replace_at: va %#llx is in the vmalloc window, "
-		       "whose ranges belong to the area allocator\n",
-		       (unsigned long long)va);
-		return -EINVAL;
-	}
-	if (!ioremap_range_ok("ioremap_replace_at", pa, size))
+	if (!replace_range_ok(va, size) ||
+	    !ioremap_range_ok("ioremap_replace_at", pa, size))
 		return -EINVAL;
 	pt_gather_init(&g);
-	err = kpt_map(&m, KPT_MAP_REPLACE, &g);
-	if (!err)
-		shootdown_flush_and_free(&g);
-	return err;
+	if (READ_ONCE(ioremap_selftest_replace_in_one_store)) {
+		err = kpt_map(&m, KPT_MAP_REPLACE, &g);   /* the negative control */
+		if (!err)
+			shootdown_flush_and_free(&g);
+		return err;
+	}
+	err = kpt_map(&m, KPT_MAP_BREAK, &g);             /* break */
+	if (err)
+		return err;
+	shootdown_flush_and_free(&g);                     /* flush, free */
+	err = kpt_map(&m, KPT_MAP_NEW, NULL);             /* make */
+	if (err)
+		panic("ioremap_replace_at: the make after the break failed with "
+		      "%d at va %#llx; expected the break to leave every table",
+		      err, (unsigned long long)va);
+	return 0;
 }

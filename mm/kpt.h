@@ -37,6 +37,7 @@
  *            that would split a 2M/1G page (not supported);
  *   -EEXIST  kpt_map(KPT_MAP_NEW) over something already mapped;
  *   -ENOENT  kpt_protect() over a hole;
+ *   -EBUSY   KPT_MAP_REPLACE or KPT_MAP_BREAK would unlink a pinned table;
  *   -ENOMEM  no frame for a page table (nothing was changed).
  */
 #ifndef MM_KPT_H
@@ -75,6 +76,13 @@ enum kpt_map_mode {
 	KPT_MAP_REPLACE,     /* replace it: leaves are overwritten, tables in
 				the way of a larger page unlinked and put on
 				the gather with everything below them */
+	KPT_MAP_BREAK,       /* the "break" of break-before-make: clear what
+				REPLACE would overwrite (tables onto the
+				gather alike) and link, empty, the tables the
+				new mapping needs, but write no new leaf.
+				After the gather's shootdown, KPT_MAP_NEW of
+				the same mapping allocates nothing and cannot
+				fail (SDM Vol. 3A, 4.10.2.3) */
 };
 
 /* What kpt_map() maps: [va, va + size) to [pa, pa + size), or, when

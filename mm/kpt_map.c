@@ -54,12 +54,35 @@ static int kpt_overlap(const struct kpt_map_ctx *c, pte_t e,
 	return -EEXIST;
 }
 
+/* Is @table (level @level), or a table below it, pinned? */
+static bool kpt_subtree_pinned(const struct frame *table, enum pt_level level)
+{
+	const pte_t *e = frame_virt(table);
+
+	if (table->flags & FRAME_F_PINNED)
+		return true;
+	for (unsigned int i = 0; level > PT_LEVEL_PTE && i < PT_ENTRIES; i++)
+		if (pte_is_table(READ_ONCE(e[i]), level) &&
+		    kpt_subtree_pinned(frame_of(pte_table_addr(e[i])), level - 1))
+			return true;
+	return false;
+}
+
 /* A leaf goes where @e (at @level) is: is that allowed? */
 static int kpt_prepare_leaf(const struct kpt_map_ctx *c, pte_t e,
 			    enum pt_level level, virt_addr_t addr)
 {
 	if (pte_present(e) && c->mode == KPT_MAP_NEW)
 		return kpt_overlap(c, e, level, addr);
+	if (pte_is_table(e, level) &&
+	    kpt_subtree_pinned(frame_of(pte_table_addr(e)), level - 1)) {
+		printk("kpt_map: va %#llx: a pinned page table is in the way of "
+		       "the %s leaf of [va %#llx, +%#llx); pinned tables are "
+		       "never unlinked\n", (unsigned long long)addr,
+		       pt_level_name(level), (unsigned long long)c->m->va,
+		       (unsigned long long)c->m->size);
+		return -EBUSY;
+	}
 	return 0;   /* nothing there, or replaced whole: a table with all below */
 }
 
@@ -240,15 +263,16 @@ static phys_addr_t kpt_leaf_pa(const struct kpt_map_ctx *c, virt_addr_t addr)
 	return frame_pa(f);
 }
 
-/* Put a leaf for @addr in @entry, replacing (KPT_MAP_REPLACE) whatever
- * was there; a table there goes on the gather with all below it.
+/* Put a leaf for @addr in @entry (KPT_MAP_BREAK: clear it), replacing
+ * whatever was there; a table there goes on the gather with all below.
  * => kpt.lock held.
  * => TLB: a new leaf needs no flush; a replaced one stays usable on all
  *    CPUs until the gather is flushed. */
 static void kpt_set_leaf(struct kpt_map_ctx *c, pte_t *entry,
 			 enum pt_level level, virt_addr_t addr)
 {
-	pte_t leaf = kpt_make_leaf(kpt_leaf_pa(c, addr), level, c->m->prot,
+	pte_t leaf = c->mode == KPT_MAP_BREAK ? 0 :
+		     kpt_make_leaf(kpt_leaf_pa(c, addr), level, c->m->prot,
 				   c->m->cache);
 
 	if (pte_is_table(READ_ONCE(*entry), level))
@@ -364,10 +388,12 @@ static int kpt_map_check_args(const struct kpt_mapping *m,
 	if (m->max_page < PT_PAGE_4K || m->max_page > PT_PAGE_1G)
 		return kpt_map_bad_arg("max_page is not an enum pt_page_size "
 				       "value", m);
-	if (mode != KPT_MAP_NEW && mode != KPT_MAP_REPLACE)
+	if (mode != KPT_MAP_NEW && mode != KPT_MAP_REPLACE && mode != KPT_MAP_BREAK)
 		return kpt_map_bad_arg("mode is not an enum kpt_map_mode value", m);
-	if (mode == KPT_MAP_REPLACE && !gather)
-		return kpt_map_bad_arg("KPT_MAP_REPLACE needs a gather", m);
+	if (mode != KPT_MAP_NEW && !gather)
+		return kpt_map_bad_arg(mode == KPT_MAP_REPLACE ?
+				       "KPT_MAP_REPLACE needs a gather" :
+				       "KPT_MAP_BREAK needs a gather", m);
 	return 0;
 }
 
@@ -394,7 +420,7 @@ int kpt_map(const struct kpt_mapping *m, enum kpt_map_mode mode,
 		kpt_map_pgd_range(&c, kpt_root_table(), m->va, end);
 		BUG_ON(c.spare[PT_LEVEL_PTE] || c.spare[PT_LEVEL_PMD] ||
 		       c.spare[PT_LEVEL_PUD]);   /* step 1 counted too many */
-		if (mode == KPT_MAP_REPLACE)
+		if (mode != KPT_MAP_NEW)
 			pt_gather_note_stale(gather, m->va, end);
 		kpt.stats.maps++;
 	}

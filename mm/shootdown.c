@@ -45,14 +45,7 @@ enum shootdown_step shootdown_cpu_step[MAX_CPUS];
 struct pt_gather *shootdown_cpu_gather[MAX_CPUS];
 enum shootdown_selftest_fault shootdown_selftest_fault = SHOOTDOWN_SAFE;
 
-/* What the IPI carries.  One slot per sending CPU, written by that CPU
- * before the IPI and read by the targets until they acknowledge; the
- * sender does not write it again before every ack of the previous round
- * is in (it waits for them, in every mode). */
-struct shootdown_request {
-	virt_addr_t start, end;   /* page-aligned; end == 0 means the top */
-	bool full_flush;
-};
+/* What the IPI carries (mm/shootdown.h), one slot per sending CPU. */
 static struct shootdown_request shootdown_requests[MAX_CPUS];
 
 /* Subscribers.  The lock guards the list; it is held while the callbacks
@@ -112,7 +105,7 @@ static void notify_subscribers(const struct shootdown_request *req)
 	irqflags_t irq = spin_lock_irqsave(&subscribers_lock);
 
 	for (struct shootdown_subscriber *s = subscribers; s; s = s->next)
-		s->invalidate_range(s, req->start, req->end, req->full_flush);
+		s->invalidate_range(s, req);
 	spin_unlock_irqrestore(&subscribers_lock, irq);
 }
 
@@ -191,8 +184,10 @@ void shootdown_flush_and_free(struct pt_gather *g)
 	/* 1. UNHOOK was the caller's: the gather holds the range to flush. */
 	*req = (struct shootdown_request){
 		.start = g->stale_start, .end = g->stale_end,
-		.full_flush = g->stale_start != g->stale_end &&
+		.full_flush = g->stale_start == g->stale_end ?
+			      g->head != NULL :  /* frames, but no range named */
 			      range_needs_full_flush(g->stale_start, g->stale_end),
+		.pt_pages = g->nr_tables,
 	};
 
 	/* 2. INVALIDATE: ONE IPI to everywhere else, then here meanwhile. */

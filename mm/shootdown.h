@@ -75,17 +75,31 @@ struct shootdown_stats shootdown_stats_total(void);
  *    the range; every gathered frame is back in the frame allocator. */
 void shootdown_flush_and_free(struct pt_gather *g);
 
+/* One round's request: what every CPU (the IPI carries it) and every
+ * subscriber must drop.  One per sending CPU (shootdown.c's
+ * shootdown_requests[]), written by that CPU before the IPI and read by
+ * the targets until they acknowledge; not written again before every
+ * ack of the previous round is in. */
+struct shootdown_request {
+	virt_addr_t start, end;   /* page-aligned; end == 0 means the top */
+	bool full_flush;          /* drop everything: a long range, or frames
+				     with no range named */
+	uint64_t pt_pages;        /* page-table pages this round frees: a
+				     cache of upper-level entries (a CPU's or
+				     an IOMMU's paging-structure cache) must
+				     drop those too */
+};
+
 /* Another translation cache that walks the kernel page tables (a device
  * TLB behind an IOMMU, seed 003) subscribes here, and is told to drop
- * [start, end) in the same shootdown as the CPUs: after every CPU has
- * acknowledged and before any page is freed; full_flush says to drop
- * everything.  The callback runs on the CPU that started the shootdown,
- * with a spinlock held: it must not wait for other CPUs. */
+ * @req's range in the same shootdown as the CPUs: after every CPU has
+ * acknowledged and before any page is freed.  The callback runs on the
+ * CPU that started the shootdown, with a spinlock held: it must not wait
+ * for other CPUs. */
 struct shootdown_subscriber {
 	const char *name;
 	void (*invalidate_range)(struct shootdown_subscriber *s,
-				 virt_addr_t start, virt_addr_t end,
-				 bool full_flush);
+				 const struct shootdown_request *req);
 	struct shootdown_subscriber *next;   /* shootdown.c's list */
 };
 

@@ -58,10 +58,12 @@ uint64_t vm_lazy_max_pages_override;
 static struct vmap_space vm_space;
 
 /* Page tables and data pages of LAZY areas, waiting for the purge's
- * shootdown, with the ranges whose translations may still be cached. */
+ * shootdown, with the ranges whose translations may still be cached;
+ * and the purges that took their batch but have not given it back yet. */
 static struct {
 	struct spinlock lock;
 	struct pt_gather pending;
+	unsigned int purges_in_flight;   /* atomic: +1 under lock, -1 after */
 } vm_lazy = { .lock = SPINLOCK_INIT("vm_lazy") };
 
 void vmalloc_init(void)
@@ -76,20 +78,44 @@ void vmalloc_init(void)
 		      (unsigned long long)VMALLOC_END);
 }
 
+/* ---- shortage ---- */
+
+/* Frames, nodes or the window ran short: get back what purging can give.
+ * Purge now if anything waits; else, if another CPU's purge has taken
+ * the waiting areas and not yet freed them, wait for it (serving
+ * cross-CPU calls meanwhile: that purge waits for our acknowledgment).
+ * Returns whether it is worth trying again.
+ * => thread context, no spinlock held; IRQs on or off. */
+static bool vm_reclaim_for_shortage(void)
+{
+	if (vm_lazy_pages() > 0) {
+		vm_purge_lazy_now();
+		return true;
+	}
+	if (!READ_ONCE(vm_lazy.purges_in_flight))
+		return false;
+	COUNTER_ADD(vm_stats.purge_waits, 1);
+	while (READ_ONCE(vm_lazy.purges_in_flight)) {
+		smp_call_poll();
+		cpu_relax();
+	}
+	return true;
+}
+
 /* ---- ranges of the window ---- */
 
 int vm_borrow_range(uint64_t size, uint64_t align, enum vmap_kind kind,
 		    struct vmap_area **out)
 {
 	struct vmap_node_reserve r = { NULL, NULL };
-	int err = vmap_node_reserve_fill(&r);
+	int err;
 
-	if (!err) {
-		err = vmap_area_alloc(&vm_space, size, align, kind, &r, out);
-		if (err == -ENOMEM && vm_lazy_pages() > 0) {
-			vm_purge_lazy_now();   /* the window is short: purge */
+	for (bool retried = false; ; retried = true) {
+		err = vmap_node_reserve_fill(&r);
+		if (!err)
 			err = vmap_area_alloc(&vm_space, size, align, kind, &r, out);
-		}
+		if (err != -ENOMEM || retried || !vm_reclaim_for_shortage())
+			break;   /* done, or nothing more to get back */
 	}
 	vmap_node_reserve_return(&r);
 	return err;
@@ -119,10 +145,8 @@ int vm_map_area(struct kpt_mapping *m)
 {
 	int err = kpt_map(m, KPT_MAP_NEW, NULL);
 
-	if (err == -ENOMEM && vm_lazy_pages() > 0) {
-		vm_purge_lazy_now();   /* page tables wait there: free them */
+	if (err == -ENOMEM && vm_reclaim_for_shortage())
 		err = kpt_map(m, KPT_MAP_NEW, NULL);
-	}
 	return err;
 }
 
@@ -201,6 +225,9 @@ void vm_purge_lazy_now(void)
 	irq = spin_lock_irqsave(&vm_lazy.lock);
 	pt_gather_splice(&g, &vm_lazy.pending);
 	vmap_purge_begin(&vm_space, &batch);
+	if (batch.nr_areas > 0 || !pt_gather_empty(&g))
+		__atomic_add_fetch(&vm_lazy.purges_in_flight, 1,
+				   __ATOMIC_RELAXED);   /* shortage waits for it */
 	spin_unlock_irqrestore(&vm_lazy.lock, irq);
 	if (batch.nr_areas == 0 && pt_gather_empty(&g))
 		return;
@@ -214,6 +241,7 @@ void vm_purge_lazy_now(void)
 	COUNTER_ADD(vm_stats.areas_purged, batch.nr_areas);
 	vmap_purge_finish(&vm_space, &batch, &spares);
 	vmap_spares_return(&spares);
+	__atomic_sub_fetch(&vm_lazy.purges_in_flight, 1, __ATOMIC_RELEASE);
 }
 
 uint64_t vm_lazy_max_pages(void)
@@ -253,8 +281,7 @@ static struct frame *frame_list_alloc(uint64_t n)
 	for (uint64_t i = 0; i < n; i++) {
 		struct frame *f = frame_alloc(0, FRAME_VMALLOC);
 
-		if (!f && !purged && vm_lazy_pages() > 0) {
-			vm_purge_lazy_now();
+		if (!f && !purged && vm_reclaim_for_shortage()) {
 			purged = true;
 			f = frame_alloc(0, FRAME_VMALLOC);
 		}

@@ -57,14 +57,22 @@ void *ioremap(phys_addr_t pa, size_t size);    /* uncached */
 void *ioremap_wc(phys_addr_t pa, size_t size); /* write-combining */
 void iounmap(const void *addr);                /* lazy */
 
-/* Map device memory at @va, a range the caller owns outside the vmalloc
- * window, with the largest pages that fit, REPLACING whatever is mapped
- * there: page tables that a 2 MiB or 1 GiB page makes unreachable are
- * unlinked, gathered, and freed only after one shootdown (Linux's
- * pmd_free_pte_page/pud_free_pmd_page, seed 000 and 004).  0, or the
- * error of kpt_map() with nothing changed. */
+/* Map device memory at @va, a range the caller owns outside the
+ * kernel's own ranges (direct map, vmalloc window, CPU area, kernel
+ * image: refused with -EINVAL), with the largest pages that fit,
+ * REPLACING whatever is mapped there, break before make: the old
+ * entries are cleared, the page tables that a 2 MiB or 1 GiB page makes
+ * unreachable unlinked and gathered, one shootdown, the tables freed,
+ * and only then the new entries written (Linux's pmd_free_pte_page/
+ * pud_free_pmd_page done in seed 000's order, and without allocating in
+ * the free path, seed 004).  0, or the error of kpt_map() (-EBUSY for a
+ * pinned table in the way) with nothing changed. */
 int ioremap_replace_at(virt_addr_t va, phys_addr_t pa, uint64_t size,
 		       enum pt_cache cache);
+
+/* Negative control, selftests only: replace with one store per entry
+ * (KPT_MAP_REPLACE), the new entry visible before the shootdown. */
+extern bool ioremap_selftest_replace_in_one_store;
 
 /* Purge now: one shootdown for every lazily freed area, then their
  * ranges, page tables and data pages are free.  For callers that need
@@ -88,6 +96,8 @@ struct vm_stats {
 	uint64_t purges;               /* lazy purges that shot down */
 	uint64_t areas_purged;
 	uint64_t lazy_pages_max;       /* the most pages ever waiting */
+	uint64_t purge_waits;          /* shortages that waited for another
+					  CPU's purge in flight */
 };
 extern struct vm_stats vm_stats;
 

@@ -402,6 +402,7 @@ static const struct bad_map bad_maps[] = {
 	{ "bad max_page",         W(7),        0x200000,   PAGE_SIZE, RO,  WB,   9,   NEW, -EINVAL, "max_page" },
 	{ "bad mode",             W(7),        0x200000,   PAGE_SIZE, RO,  WB,   P4K, 0,   -EINVAL, "mode" },
 	{ "replace, no gather",   W(7),        0x200000,   PAGE_SIZE, RO,  WB,   P4K, KPT_MAP_REPLACE, -EINVAL, "needs a gather" },
+	{ "break, no gather",     W(7),        0x200000,   PAGE_SIZE, RO,  WB,   P4K, KPT_MAP_BREAK,   -EINVAL, "KPT_MAP_BREAK needs a gather" },
 	{ "overlaps a page",      W(7) + PMD_SIZE, 0x200000, PAGE_SIZE, RO, WB,  P4K, NEW, -EEXIST, "already mapped" },
 	{ "2M over a 4K page",    W(7) + PMD_SIZE, 0x200000, PMD_SIZE, RO,  WB,  P2M, NEW, -EEXIST, "already mapped" },
 };

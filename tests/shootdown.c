@@ -356,6 +356,31 @@ static void test_lazy_purge_of_many_areas_costs_one_broadcast(struct selftest *t
 	EXPECT_EQ(t, vm_stats.areas_purged - purged0, M);
 }
 
+/* A gather with frames but no range named: nothing says what to
+ * invalidate, so every CPU must flush everything before the frames go. */
+static void test_frames_without_a_range_flush_everything(struct selftest *t)
+{
+	uint64_t full0[MAX_CPUS];
+	struct frame *f = frame_alloc(0, FRAME_KERNEL);
+	struct pt_gather g;
+
+	ASSERT_TRUE(t, f != NULL);
+	for (unsigned int c = 0; c < smp_num_online(); c++)
+		full0[c] = READ_ONCE(shootdown_cpu_stats[c].full_flushes);
+	pt_gather_init(&g);
+	pt_gather_add(&g, f);
+	shootdown_flush_and_free(&g);
+	for (unsigned int c = 0; c < smp_num_online(); c++) {
+		uint64_t d = READ_ONCE(shootdown_cpu_stats[c].full_flushes) - full0[c];
+
+		if (d != 1)
+			selftest_fail_at(t, __FILE__, __LINE__, "CPU %u made %llu "
+					 "full flushes, expected 1", c,
+					 (unsigned long long)d);
+	}
+	EXPECT_EQ(t, f->use, FRAME_FREE);
+}
+
 static const struct selftest_case shootdown_cases[] = {
 	{ "skipping_the_remote_ipi_leaves_a_stale_entry",
 	  test_skipping_the_remote_ipi_leaves_a_stale_entry },
@@ -369,5 +394,7 @@ static const struct selftest_case shootdown_cases[] = {
 	  test_vunmap_costs_one_broadcast },
 	{ "lazy_purge_of_many_areas_costs_one_broadcast",
 	  test_lazy_purge_of_many_areas_costs_one_broadcast },
+	{ "frames_without_a_range_flush_everything",
+	  test_frames_without_a_range_flush_everything },
 };
 SELFTEST_SUITE(shootdown, shootdown_cases);

@@ -29,7 +29,9 @@ static const struct replacement replace_1g = { "1 GiB", GiB, PT_LEVEL_PUD, 2 };
 
 /* A model of a device TLB (seed 003) that checks, when told to drop a
  * range, that every CPU has acknowledged and the old table is not yet
- * free. */
+ * free; and, since it is called in the middle of the shootdown, whether
+ * the new mapping is already in the tables (break before make: it must
+ * not be, while CPUs may still hold the old 4 KiB translations). */
 struct device_tlb_model {
 	struct shootdown_subscriber sub;
 	struct frame *watched_table;
@@ -38,19 +40,23 @@ struct device_tlb_model {
 	unsigned int calls;
 	bool table_still_gathered;
 	bool every_cpu_had_acked;
+	uint64_t pt_pages;           /* what the request said */
+	virt_addr_t va;              /* the replaced range's start */
+	bool new_mapping_visible;    /* kpt_walk(va) found a leaf */
 };
 
 static void device_tlb_invalidate(struct shootdown_subscriber *s,
-				  virt_addr_t start, virt_addr_t end, bool full)
+				  const struct shootdown_request *req)
 {
 	struct device_tlb_model *m = (struct device_tlb_model *)s;
 	unsigned int self = this_cpu_id();
 
-	(void)start, (void)end, (void)full;
 	if (!m->armed)
 		return;
 	m->armed = false;
 	m->calls++;
+	m->pt_pages = req->pt_pages;
+	m->new_mapping_visible = kpt_walk(m->va, &(struct kpt_walk){ 0 }) == 0;
 	m->table_still_gathered = m->watched_table->use == FRAME_PT_PTE &&
 				  (m->watched_table->flags & FRAME_F_GATHERED);
 	m->every_cpu_had_acked = true;
@@ -126,6 +132,7 @@ static unsigned int replace_and_count_stale(struct selftest *t, virt_addr_t va,
 		model->ipis_before[c] = shootdown_cpu_stats[c].ipis_received;
 
 	model->armed = true;
+	model->va = va;
 	shootdown_selftest_fault = fault;
 	EXPECT_EQ(t, ioremap_replace_at(va, DEVICE_HOLE_PA, r->size, PT_CACHE_UC), 0);
 	shootdown_selftest_fault = SHOOTDOWN_SAFE;
@@ -179,14 +186,46 @@ static void test_huge_replace_frees_old_table_after_flush(struct selftest *t)
 		EXPECT_EQ(t, model.calls, 1);
 		EXPECT_TRUE(t, model.table_still_gathered);   /* told before the free */
 		EXPECT_TRUE(t, model.every_cpu_had_acked);    /* and after the acks */
+		EXPECT_EQ(t, model.pt_pages, r->tables_freed); /* and of the tables */
+		EXPECT_TRUE(t, !model.new_mapping_visible);   /* break, then make */
 	}
 	shootdown_unsubscribe(&model.sub);
 }
 
-static void ignore_invalidation(struct shootdown_subscriber *s, virt_addr_t start,
-				virt_addr_t end, bool full)
+/* Break before make, and its negative control: replaced with one store
+ * per entry, the new 2 MiB leaf is in the tables while the shootdown
+ * still runs, so a CPU could hold the old 4 KiB translations and the new
+ * one at once; broken first, the tables say "not mapped" until the old
+ * tables are gone. */
+static void test_huge_replace_breaks_before_make(struct selftest *t)
 {
-	(void)s, (void)start, (void)end, (void)full;
+	struct device_tlb_model model = { .sub = { "device TLB model",
+						   device_tlb_invalidate, NULL } };
+
+	if (frame_count * FRAME_SIZE > GiB) {
+		selftest_skip(t, "more than 1 GiB of RAM: no device hole at 1 GiB");
+		return;
+	}
+	ASSERT_EQ(t, shootdown_subscribe(&model.sub), 0);
+	WRITE_ONCE(ioremap_selftest_replace_in_one_store, true);
+	replace_and_count_stale(t, REPLACE_VA(4), &replace_2m, SHOOTDOWN_SAFE, &model);
+	WRITE_ONCE(ioremap_selftest_replace_in_one_store, false);
+	selftest_diag(t, "one store: the new leaf %s visible during the shootdown",
+		      model.new_mapping_visible ? "was" : "was not");
+	EXPECT_TRUE(t, model.new_mapping_visible);     /* the hazard is visible */
+
+	replace_and_count_stale(t, REPLACE_VA(5), &replace_2m, SHOOTDOWN_SAFE, &model);
+	selftest_diag(t, "break before make: the new leaf %s visible during the "
+		      "shootdown", model.new_mapping_visible ? "was" : "was not");
+	EXPECT_TRUE(t, !model.new_mapping_visible);
+	EXPECT_EQ(t, model.pt_pages, replace_2m.tables_freed);
+	shootdown_unsubscribe(&model.sub);
+}
+
+static void ignore_invalidation(struct shootdown_subscriber *s,
+				const struct shootdown_request *req)
+{
+	(void)s, (void)req;
 }
 
 static void test_subscribe_refuses_bad_input(struct selftest *t)
@@ -257,6 +296,7 @@ static const struct selftest_case shootdown_replace_cases[] = {
 	{ "spurious_fault_decision", test_spurious_fault_decision },
 	{ "huge_replace_frees_old_table_after_flush",
 	  test_huge_replace_frees_old_table_after_flush },
+	{ "huge_replace_breaks_before_make", test_huge_replace_breaks_before_make },
 	{ "subscribe_refuses_bad_input", test_subscribe_refuses_bad_input },
 };
 SELFTEST_SUITE(shootdown_replace, shootdown_replace_cases);

@@ -2,6 +2,7 @@
  * frees is refused with a message and changes nothing; running out of
  * frames leaks nothing; 100,000 random operations from all CPUs at once
  * leave every count where it started. */
+#include "kernel/clock.h"
 #include "kernel/printk.h"
 #include "kernel/string.h"
 #include "mm/layout.h"
@@ -40,6 +41,22 @@ static void *bad_iounmap_kind(void *v, void *io) { (void)io; iounmap(v); return 
 static void *bad_vunmap_kind(void *v, void *io) { (void)io; vunmap(v); return NULL; }
 static void *bad_vfree_outside(void *v, void *io) { (void)v; (void)io; vfree(frame_table); return NULL; }
 
+/* ioremap_replace_at() over a range the kernel owns: NULL when refused
+ * with -EINVAL, as the table expects; anything else is reported. */
+static void *replace_refused(virt_addr_t va, uint64_t size)
+{
+	int err = ioremap_replace_at(va, VM_TEST_SCRATCH_PA, size, PT_CACHE_UC);
+
+	return err == -EINVAL ? NULL : (void *)(uintptr_t)(err ? 1 : 2);
+}
+static void *bad_replace_fixmap(void *v, void *io) { (void)v; (void)io; return replace_refused(FIXMAP_LOCAL_START, PAGE_SIZE); }
+static void *bad_replace_lapic(void *v, void *io) { (void)v; (void)io; return replace_refused(FIXMAP_LAPIC, PAGE_SIZE); }
+static void *bad_replace_stacks(void *v, void *io) { (void)v; (void)io; return replace_refused(CPU_STACKS_START, 2 * MiB); }
+static void *bad_replace_direct(void *v, void *io) { (void)v; (void)io; return replace_refused(DIRECT_MAP_START, 2 * MiB); }
+static void *bad_replace_image(void *v, void *io) { (void)v; (void)io; return replace_refused(KERNEL_IMAGE_START, 2 * MiB); }
+static void *bad_replace_vmalloc(void *v, void *io) { (void)io; return replace_refused((virt_addr_t)v, PAGE_SIZE); }
+static void *bad_replace_wrap(void *v, void *io) { (void)v; (void)io; return replace_refused(~0ULL - 2 * MiB + 1, 4 * MiB); }
+
 static const struct bad_call bad_calls[] = {
 	{ "vmalloc(0)",                  bad_vmalloc_zero,  "size 0x0 is zero" },
 	{ "vmalloc(whole window)",       bad_vmalloc_huge,  "larger than the vmalloc window" },
@@ -54,6 +71,13 @@ static const struct bad_call bad_calls[] = {
 	{ "iounmap of a vmalloc",        bad_iounmap_kind,  "iounmap(0x" },
 	{ "vunmap of a vmalloc",         bad_vunmap_kind,   "vunmap(0x" },
 	{ "vfree outside the window",    bad_vfree_outside, "nothing freed" },
+	{ "replace the fixmap's slot",   bad_replace_fixmap, "overlaps the CPU area" },
+	{ "replace the LAPIC page",      bad_replace_lapic,  "overlaps the CPU area" },
+	{ "replace the AP stacks",       bad_replace_stacks, "overlaps the CPU area" },
+	{ "replace the direct map",      bad_replace_direct, "overlaps the direct map" },
+	{ "replace the kernel image",    bad_replace_image,  "overlaps the kernel image" },
+	{ "replace a vmalloc area",      bad_replace_vmalloc, "overlaps the vmalloc window" },
+	{ "replace past the top",        bad_replace_wrap,   "empty or wraps" },
 };
 
 static void test_bad_input_changes_nothing(struct selftest *t)
@@ -223,9 +247,68 @@ static void test_random_ops_on_all_cpus_leak_nothing(struct selftest *t)
 	EXPECT_GT(t, vm_stats.purges - purges0, 1);
 }
 
+/* Out of frames while another CPU's purge has taken every waiting area
+ * but not yet freed its pages: the shortage must wait for that purge,
+ * not fail.  CPU 1 purges; this CPU, IRQs off and not polling, holds its
+ * acknowledgment back so that the purge stays in flight; then the
+ * allocator fails this CPU's next request.  Without the wait, vmalloc
+ * sees nothing to purge and returns NULL; with it, it serves CPU 1's IPI
+ * while it waits, the purge frees its pages, and the retry succeeds. */
+static void purge_on_cpu1(void *arg)
+{
+	(void)arg;
+	vm_purge_lazy_now();
+}
+
+static void test_shortage_waits_for_a_purge_in_flight(struct selftest *t)
+{
+	struct smp_idle_work w = { purge_on_cpu1, NULL };
+	uint64_t waits0 = vm_stats.purge_waits, start;
+	uint64_t lazy_override = vm_lazy_max_pages_override;
+	void *p[8], *q = NULL;
+
+	if (smp_num_online() < 2) {
+		selftest_skip(t, "needs a second CPU to purge");
+		return;
+	}
+	vm_purge_lazy_now();
+	vm_lazy_max_pages_override = 1 << 20;   /* no purge on its own */
+	for (size_t i = 0; i < ARRAY_SIZE(p); i++)
+		p[i] = vmalloc(PAGE_SIZE);
+	for (size_t i = 0; i < ARRAY_SIZE(p); i++)
+		vfree(p[i]);
+	ASSERT_TRUE(t, vm_lazy_pages() > 0);
+
+	arch_irq_disable();
+	if (!EXPECT_EQ(t, smp_post_idle_work(1, &w), 0)) {
+		arch_irq_enable();
+		return;
+	}
+	for (start = clock_ns(); READ_ONCE(shootdown_cpu_step[1]) !=
+	     SHOOTDOWN_WAITING_FOR_ACKS && clock_ns() - start < NSEC_PER_SEC; )
+		cpu_relax();
+	if (READ_ONCE(shootdown_cpu_step[1]) == SHOOTDOWN_WAITING_FOR_ACKS) {
+		frame_fail_countdown = 0;          /* the next allocation fails */
+		q = vmalloc(PAGE_SIZE);
+		frame_fail_countdown = -1;
+	}
+	arch_irq_enable();
+	while (smp_idle_work_pending(1))
+		cpu_relax();
+	vm_lazy_max_pages_override = lazy_override;
+	selftest_diag(t, "vmalloc while CPU 1's purge was in flight: %s; "
+		      "%llu waits for a purge", q ? "succeeded" : "NULL",
+		      (unsigned long long)(vm_stats.purge_waits - waits0));
+	EXPECT_TRUE(t, q != NULL);
+	EXPECT_EQ(t, vm_stats.purge_waits - waits0, 1);
+	vfree(q);
+	vm_purge_lazy_now();
+}
+
 static const struct selftest_case vmalloc_bad_cases[] = {
 	{ "bad_input_changes_nothing",            test_bad_input_changes_nothing },
 	{ "out_of_frames_leaks_nothing",          test_out_of_frames_leaks_nothing },
 	{ "random_ops_on_all_cpus_leak_nothing",  test_random_ops_on_all_cpus_leak_nothing },
+	{ "shortage_waits_for_a_purge_in_flight", test_shortage_waits_for_a_purge_in_flight },
 };
 SELFTEST_SUITE(vmalloc_bad, vmalloc_bad_cases);

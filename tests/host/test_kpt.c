@@ -307,6 +307,49 @@ static void test_reclaim_unlinks_only_empty_tables(struct selftest *t)
 		reclaim_case_run(t, &reclaim_cases[i]);
 }
 
+/* Break before make: KPT_MAP_BREAK clears the 4 KiB pages and gathers
+ * their table, writes no leaf; after the flush, KPT_MAP_NEW of the same
+ * 2 MiB mapping needs no frame (the allocator fails every request) and
+ * succeeds.  A pinned table in the way is refused by REPLACE and BREAK
+ * alike, and nothing changes. */
+static void test_break_then_make(struct selftest *t)
+{
+	virt_addr_t va = VA(8);
+	struct kpt_mapping huge = { .va = va, .pa = 0x40000000, .size = PMD_SIZE,
+				    .prot = PT_PROT_RW, .cache = PT_CACHE_UC,
+				    .max_page = PT_PAGE_2M };
+	struct pt_gather g;
+	struct kpt_walk w;
+	struct frame *table;
+
+	ASSERT_EQ(t, map_4k(va, 0x400000, 4 * PAGE_SIZE), 0);
+	table = frame_of(pte_table_addr(*raw_entry(va, PT_LEVEL_PMD)));
+
+	table->flags |= FRAME_F_PINNED;
+	pt_gather_init(&g);
+	EXPECT_EQ(t, kpt_map(&huge, KPT_MAP_REPLACE, &g), -EBUSY);
+	EXPECT_EQ(t, kpt_map(&huge, KPT_MAP_BREAK, &g), -EBUSY);
+	EXPECT_TRUE(t, host_printk_has("pinned page table"));
+	EXPECT_EQ(t, g.nr_frames, 0);
+	EXPECT_EQ(t, kpt_walk(va, &w), 0);                 /* nothing changed */
+	table->flags &= (uint8_t)~FRAME_F_PINNED;
+
+	EXPECT_EQ(t, kpt_map(&huge, KPT_MAP_BREAK, &g), 0);
+	EXPECT_EQ(t, kpt_walk(va, &w), -ENOENT);           /* broken: nothing */
+	EXPECT_EQ(t, w.level, PT_LEVEL_PMD);               /* the pmd entry clear */
+	EXPECT_EQ(t, g.nr_frames, 1);                      /* the pte table */
+	EXPECT_EQ(t, g.nr_tables, 1);
+	EXPECT_TRUE(t, g.stale_start == va && g.stale_end == va + PMD_SIZE);
+	shootdown_flush_and_free(&g);
+	EXPECT_EQ(t, table->use, FRAME_FREE);
+	frame_fail_countdown = 0;                          /* no frame at all */
+	EXPECT_EQ(t, kpt_map(&huge, KPT_MAP_NEW, NULL), 0);
+	frame_fail_countdown = -1;
+	EXPECT_EQ(t, kpt_walk(va, &w), 0);
+	EXPECT_EQ(t, w.level, PT_LEVEL_PMD);
+	EXPECT_EQ(t, unmap_now(va, PMD_SIZE), 0);
+}
+
 static const struct selftest_case host_kpt_cases[] = {
 	{ "walk_into_freed_table_panics", test_walk_into_freed_table_panics },
 	{ "walk_into_reused_table_panics", test_walk_into_reused_table_panics },
@@ -319,5 +362,6 @@ static const struct selftest_case host_kpt_cases[] = {
 	{ "gather_of_linked_table_panics", test_gather_of_linked_table_panics },
 	{ "partial_unmap_keeps_table", test_partial_unmap_keeps_table },
 	{ "reclaim_unlinks_only_empty_tables", test_reclaim_unlinks_only_empty_tables },
+	{ "break_then_make", test_break_then_make },
 };
 SELFTEST_SUITE(host_kpt, host_kpt_cases);
