@@ -103,6 +103,9 @@ struct bench_counters bench_counters_now(void);
 /* @b minus @a, field by field, and pt_allocated: the page-table pages
  * allocated in between, which is those freed plus the growth of the
  * live ones (every page-table frame is counted in frame_stats). */
+/* @sum += @d, counter by counter. */
+void bench_counters_add(struct bench_counters *sum, const struct bench_counters *d);
+
 struct bench_counters bench_counters_delta(const struct bench_counters *a,
 					   const struct bench_counters *b);
 

@@ -197,15 +197,6 @@ static void samples_free(void)
 	samples = NULL;
 }
 
-static void add_counters(struct bench_counters *sum, const struct bench_counters *d)
-{
-	sum->shootdowns += d->shootdowns;
-	sum->ipis_sent += d->ipis_sent;
-	sum->ipis_received += d->ipis_received;
-	sum->pt_allocated += d->pt_allocated;
-	sum->pt_freed += d->pt_freed;
-	sum->smp_ipis_sent += d->smp_ipis_sent;
-}
 
 /* ---- running a row ---- */
 
@@ -283,7 +274,7 @@ static void record_batch(struct row_result *r, unsigned int batch,
 	r->wall_ns[batch] = wall_ns;
 	r->mean_milli[batch] = bench_div_milli(wall_ns, r->ops);
 	r->lat[batch] = bench_latency_of(samples, nsamples);
-	add_counters(&r->d, d);
+	bench_counters_add(&r->d, d);
 }
 
 static void run_row(struct selftest *t, size_t i)

@@ -118,15 +118,6 @@ static bool strategy_batch(const struct workload *w, const struct policy *p,
 	return mapped == count;
 }
 
-static void add_counters(struct bench_counters *sum, const struct bench_counters *d)
-{
-	sum->shootdowns += d->shootdowns;
-	sum->ipis_sent += d->ipis_sent;
-	sum->ipis_received += d->ipis_received;
-	sum->pt_allocated += d->pt_allocated;
-	sum->pt_freed += d->pt_freed;
-	sum->smp_ipis_sent += d->smp_ipis_sent;
-}
 
 void bench_flush_strategies(struct selftest *t)
 {
@@ -163,7 +154,7 @@ void bench_flush_strategies(struct selftest *t)
 				if (b < warm)
 					continue;
 				batch_cycles[w][p][b - warm] = cycles;
-				add_counters(&sum[w][p], &d);
+				bench_counters_add(&sum[w][p], &d);
 			}
 	for (size_t i = 0; i < ARRAY_SIZE(vmap_frames); i++)
 		frame_free(vmap_frames[i], FRAME_KERNEL);

@@ -224,6 +224,16 @@ struct bench_counters bench_counters_now(void)
 	return c;
 }
 
+void bench_counters_add(struct bench_counters *sum, const struct bench_counters *d)
+{
+	sum->shootdowns += d->shootdowns;
+	sum->ipis_sent += d->ipis_sent;
+	sum->ipis_received += d->ipis_received;
+	sum->pt_allocated += d->pt_allocated;
+	sum->pt_freed += d->pt_freed;
+	sum->smp_ipis_sent += d->smp_ipis_sent;
+}
+
 struct bench_counters bench_counters_delta(const struct bench_counters *a,
 					   const struct bench_counters *b)
 {

@@ -90,21 +90,6 @@ static uint8_t sum(const uint8_t *p, size_t n)
 	return s;
 }
 
-static uint32_t u32_at(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t u64_at(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
 
 /* The RSDP: 0 and the root, or -EINVAL. */
 static int ref_rsdp(const uint8_t *r, size_t len, phys_addr_t *root, bool *xsdt)

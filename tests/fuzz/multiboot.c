@@ -36,21 +36,6 @@ struct expect {
 	char cmdline[BOOT_CMDLINE_MAX];
 };
 
-static uint32_t u32_at(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
-static uint64_t u64_at(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
 
 /* Memory map tag (type 6): u32 entry_size, u32 version, then entries of
  * u64 base, u64 length, u32 type, u32 reserved (or longer). */
