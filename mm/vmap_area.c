@@ -480,17 +480,24 @@ void vmap_purge_begin(struct vmap_space *s, struct vmap_purge_batch *batch)
 void vmap_purge_finish(struct vmap_space *s, struct vmap_purge_batch *batch,
 		       struct vmap_spares *spares)
 {
-	struct vmap_area *va, *next;
+	struct vmap_area *va = batch->head, *next;
 
-	spin_lock(&s->lock);
-	for (va = batch->head; va; va = next) {
-		next = va->link;
-		vmap_expect_state(va, VMAP_AREA_LAZY, VMAP_AREA_LAZY);
-		s->nr_lazy--;
-		vmap_release_locked(s, va, spares);
+	while (va) {
+		/* A batch may hold thousands of areas: give the lock back
+		 * every VMAP_PURGE_CHUNK so that other CPUs' allocations wait
+		 * for a chunk, not for the whole purge.  Each area goes back
+		 * whole under the lock, so the trees are consistent between
+		 * chunks; the batch itself is ours alone. */
+		spin_lock(&s->lock);
+		for (unsigned int n = 0; va && n < VMAP_PURGE_CHUNK; n++, va = next) {
+			next = va->link;
+			vmap_expect_state(va, VMAP_AREA_LAZY, VMAP_AREA_LAZY);
+			s->nr_lazy--;
+			vmap_release_locked(s, va, spares);
+		}
+		vmap_debug_check(s);
+		spin_unlock(&s->lock);
 	}
-	vmap_debug_check(s);
-	spin_unlock(&s->lock);
 	*batch = (struct vmap_purge_batch){ 0 };
 }
 
