@@ -104,20 +104,25 @@ static bool vm_reclaim_for_shortage(void)
 
 /* ---- ranges of the window ---- */
 
+/* Each CPU keeps its two reserve nodes between calls: an allocation
+ * uses one at most, so the next call takes one node from the pool, not
+ * two, and puts none back.  Only its CPU's thread context touches it
+ * (vmalloc and ioremap are not for interrupt handlers), so no lock. */
+static struct vmap_node_reserve vm_cpu_reserve[MAX_CPUS];
+
 int vm_borrow_range(uint64_t size, uint64_t align, enum vmap_kind kind,
 		    struct vmap_area **out)
 {
-	struct vmap_node_reserve r = { NULL, NULL };
+	struct vmap_node_reserve *r = &vm_cpu_reserve[this_cpu_id()];
 	int err;
 
 	for (bool retried = false; ; retried = true) {
-		err = vmap_node_reserve_fill(&r);
+		err = vmap_node_reserve_fill(r);
 		if (!err)
-			err = vmap_area_alloc(&vm_space, size, align, kind, &r, out);
+			err = vmap_area_alloc(&vm_space, size, align, kind, r, out);
 		if (err != -ENOMEM || retried || !vm_reclaim_for_shortage())
 			break;   /* done, or nothing more to get back */
 	}
-	vmap_node_reserve_return(&r);
 	return err;
 }
 

@@ -240,11 +240,8 @@ static inline struct vmap_area *vmap_spares_pop(struct vmap_spares *sp)
 struct vmap_area *vmap_node_pool_first(void);
 
 /* Fill both slots of @r from the pool.  -ENOMEM when no frame is free
- * (the slots taken so far stay in @r: return them). */
+ * (the slots taken so far stay in @r, for the next call). */
 int vmap_node_reserve_fill(struct vmap_node_reserve *r);
-
-/* Put back the slots of @r that a call did not use; @r ends empty. */
-void vmap_node_reserve_return(struct vmap_node_reserve *r);
 
 /* Put back every node freeing handed back; @sp ends empty. */
 void vmap_spares_return(struct vmap_spares *sp);
