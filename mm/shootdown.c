@@ -84,7 +84,7 @@ static void shootdown_invalidate_local(const struct shootdown_request *req)
 		COUNTER_ADD(st->pages_invalidated,
 			    (req->end - req->start) / PAGE_SIZE);
 	} else {
-		return;   /* frames but no stale range: nothing was mapped */
+		return;   /* no range and no frames: nothing to invalidate */
 	}
 	psc_model_invalidate_this_cpu();
 }
