@@ -102,6 +102,9 @@ MM_OBJS := \
 # In-kernel selftests.
 TEST_OBJS := \
 	tests/acpi.o \
+	tests/alloc_fail.o \
+	tests/alloc_fail_free.o \
+	tests/alloc_fail_util.o \
 	tests/cmdline.o \
 	tests/fixmap.o \
 	tests/mm_frame.o \
