@@ -24,11 +24,12 @@
 #include "arch/x86/arch.h"
 #include "tests/alloc_fail.h"
 
-/* Every selftest boot: 512 operations, two rounds and the last at
- * -smp 4.  Under multi-threaded TCG with more vCPUs than host cores a
- * round costs a few hundred ms (every shootdown waits for descheduled
- * vCPUs), so every boot runs only this. */
-#define SOAK_TINY_OPS 512
+/* Every selftest boot: 768 operations, at -smp 4 two rounds of 64 per
+ * CPU and the last round, which only frees.  Under multi-threaded TCG
+ * with more vCPUs than host cores a round costs up to a few hundred ms
+ * (every shootdown waits for descheduled vCPUs), so every boot runs
+ * only this. */
+#define SOAK_TINY_OPS 768
 static uint64_t soak_ops = SOAK_TINY_OPS;
 KERNEL_PARAM_UINT(soak, soak_ops, "operations of the soak suite, all CPUs together");
 
