@@ -95,7 +95,7 @@ static void *ioremap_cache(const char *fn, phys_addr_t pa, uint64_t size,
 		return NULL;
 	len = ALIGN_UP(size + offset, PAGE_SIZE);
 	page = ioremap_page_size(base, len);
-	if (vm_borrow_range(len, page_size_bytes(page), VMAP_KIND_IOREMAP, &area))
+	if (vm_borrow_range(fn, len, page_size_bytes(page), VMAP_KIND_IOREMAP, &area))
 		return NULL;
 	m = (struct kpt_mapping){
 		.va = area->start, .pa = base, .size = len, .prot = PT_PROT_RW,

@@ -110,19 +110,24 @@ static bool vm_reclaim_for_shortage(void)
  * (vmalloc and ioremap are not for interrupt handlers), so no lock. */
 static struct vmap_node_reserve vm_cpu_reserve[MAX_CPUS];
 
-int vm_borrow_range(uint64_t size, uint64_t align, enum vmap_kind kind,
-		    struct vmap_area **out)
+int vm_borrow_range(const char *fn, uint64_t size, uint64_t align,
+		    enum vmap_kind kind, struct vmap_area **out)
 {
 	struct vmap_node_reserve *r = &vm_cpu_reserve[this_cpu_id()];
-	int err;
+	int err, nodes_err;
 
 	for (bool retried = false; ; retried = true) {
-		err = vmap_node_reserve_fill(r);
+		err = nodes_err = vmap_node_reserve_fill(r);
 		if (!err)
 			err = vmap_area_alloc(&vm_space, size, align, kind, r, out);
 		if (err != -ENOMEM || retried || !vm_reclaim_for_shortage())
 			break;   /* done, or nothing more to get back */
 	}
+	if (err == -ENOMEM)
+		printk("%s: no room for %#llx bytes aligned to %#llx: %s\n", fn,
+		       (unsigned long long)size, (unsigned long long)align,
+		       nodes_err ? "no frame for the area's node" :
+				   "the vmalloc window is full");
 	return err;
 }
 
@@ -348,7 +353,7 @@ static void *vmalloc_fill(const char *fn, size_t size, enum vm_fill fill)
 	if (!vm_size_ok(fn, size))
 		return NULL;
 	n = ALIGN_UP((uint64_t)size, PAGE_SIZE) / PAGE_SIZE;
-	if (vm_borrow_range(n * PAGE_SIZE, PAGE_SIZE, VMAP_KIND_VMALLOC, &area))
+	if (vm_borrow_range(fn, n * PAGE_SIZE, PAGE_SIZE, VMAP_KIND_VMALLOC, &area))
 		return NULL;
 	frames = frame_list_alloc(n);
 	if (!frames) {
@@ -464,7 +469,8 @@ void *vmap(struct frame *const *pages, size_t count, enum pt_prot prot)
 
 	if (!vmap_args_ok(pages, count, prot))
 		return NULL;
-	if (vm_borrow_range(count * PAGE_SIZE, PAGE_SIZE, VMAP_KIND_VMAP, &area))
+	if (vm_borrow_range("vmap", count * PAGE_SIZE, PAGE_SIZE, VMAP_KIND_VMAP,
+			    &area))
 		return NULL;
 	err = map_area_frames(area, prot, next_array_frame, &cursor);
 	if (err) {   /* kpt_map() changed nothing */

@@ -11,10 +11,11 @@
 #include "mm/vmalloc.h"
 
 /* Borrow a range (mm/vmap_area.h rules on size and align), purging the
- * lazy areas once and retrying if the window is short.
- * => 0, or -EINVAL/-ENOMEM with nothing taken. */
-int vm_borrow_range(uint64_t size, uint64_t align, enum vmap_kind kind,
-		    struct vmap_area **out);
+ * lazy areas once and retrying if the window or the frames for its node
+ * are short.  => 0, or -EINVAL/-ENOMEM with nothing taken and a message
+ * naming @fn (vmap_area_alloc() prints the bad argument of -EINVAL). */
+int vm_borrow_range(const char *fn, uint64_t size, uint64_t align,
+		    enum vmap_kind kind, struct vmap_area **out);
 
 /* kpt_map(KPT_MAP_NEW) into a borrowed range, purging once and retrying
  * if the page tables cannot be allocated.  An error changes nothing. */

@@ -243,6 +243,9 @@ struct vmap_area *vmap_node_pool_first(void);
  * (the slots taken so far stay in @r, for the next call). */
 int vmap_node_reserve_fill(struct vmap_node_reserve *r);
 
+/* Put back the nodes in @r's slots; @r ends empty. */
+void vmap_node_reserve_return(struct vmap_node_reserve *r);
+
 /* Put back every node freeing handed back; @sp ends empty. */
 void vmap_spares_return(struct vmap_spares *sp);
 

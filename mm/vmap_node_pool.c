@@ -88,6 +88,15 @@ int vmap_node_reserve_fill(struct vmap_node_reserve *r)
 	return 0;
 }
 
+void vmap_node_reserve_return(struct vmap_node_reserve *r)
+{
+	if (r->area)
+		vmap_node_pool_put(r->area);
+	if (r->split)
+		vmap_node_pool_put(r->split);
+	*r = (struct vmap_node_reserve){ NULL, NULL };
+}
+
 void vmap_spares_return(struct vmap_spares *sp)
 {
 	struct vmap_area *va;
