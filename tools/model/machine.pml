@@ -96,9 +96,11 @@ inline invalidate_range(a, m)
  * and nothing but an invalidation drops it.  So what an agent may hold
  * when an entry stops being there to cache is that entry, or not,
  * whatever it did before.  The model decides at the very write that
- * unlinks the entry (or clears the leaf): the cache contents that any
- * earlier fills could leave, without interleaving each fill with every
- * other step.  (Caching an entry while it is linked and present is
+ * unlinks the entry (or clears the leaf), each entry at its own write: a
+ * leaf cleared by a lazy vfree decides the TLB entry then, while the
+ * table it was in, left linked, is decided when the purge unlinks it.
+ * That gives the cache contents that any earlier fills could leave,
+ * without interleaving each fill with every other step.  (Caching an entry while it is linked and present is
  * harmless: it is not stale yet.)
  *
  * Which agents?  By default, all of them.  Nothing in the protocol
@@ -115,14 +117,16 @@ inline invalidate_range(a, m)
 #define MAYBE(stmt)     stmt
 #endif
 
-inline speculate_area(va, D, T)
+/* The leaf of page @va, leading to data frame @D, is being cleared. */
+inline speculate_leaf(va, D)
 {
-	MAYBE(TLB(0, va) = D; psc[0] = psc[0] | BIT(T));
-	MAYBE(TLB(1, va) = D; psc[1] = psc[1] | BIT(T));
-	MAYBE(TLB(2, va) = D; psc[2] = psc[2] | BIT(T));
-	MAYBE(TLB(DEV, va) = D; psc[DEV] = psc[DEV] | BIT(T))
+	MAYBE(TLB(0, va) = D);
+	MAYBE(TLB(1, va) = D);
+	MAYBE(TLB(2, va) = D);
+	MAYBE(TLB(DEV, va) = D)
 }
 
+/* The entry pointing to table frame @T is being cleared (T unlinked). */
 inline speculate_psc(T)
 {
 	MAYBE(psc[0] = psc[0] | BIT(T));
