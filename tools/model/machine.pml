@@ -110,23 +110,49 @@ inline invalidate_range(a, m)
  * add a violation), so "every agent cached it" is the worst case of
  * every choice: a violation under some choice is one here too.
  * -DSPECULATE_SUBSETS makes the choice per agent instead (every subset;
- * `make model` verifies the fixed protocol that way too). */
+ * `make model` verifies the fixed protocol that way too).  There, an
+ * area's leaf and the pointer to its table are one choice per agent,
+ * made when the leaf goes and kept in walked[] until the table goes:
+ * a choice per entry would multiply the search by up to 16 for each
+ * table, past what the machine holds; choices tied this way are still
+ * every subset of agents for each path, as earlier versions of the
+ * model made them. */
 #ifdef SPECULATE_SUBSETS
 #define MAYBE(stmt)     if :: stmt :: skip fi
+byte walked[NVA];               /* per page: the agents that cached its leaf */
+#define LEAF(a, va, D)  if :: TLB(a, va) = D; walked[va] = walked[va] | BIT(a) \
+			   :: skip fi
+#define TABLE_OF(a, va, T) \
+			if :: walked[va] & BIT(a) -> psc[a] = psc[a] | BIT(T) \
+			   :: else fi
+#define WALKED_DONE(va) walked[va] = 0
 #else
 #define MAYBE(stmt)     stmt
+#define LEAF(a, va, D)  TLB(a, va) = D
+#define TABLE_OF(a, va, T) psc[a] = psc[a] | BIT(T)
+#define WALKED_DONE(va) skip
 #endif
 
 /* The leaf of page @va, leading to data frame @D, is being cleared. */
 inline speculate_leaf(va, D)
 {
-	MAYBE(TLB(0, va) = D);
-	MAYBE(TLB(1, va) = D);
-	MAYBE(TLB(2, va) = D);
-	MAYBE(TLB(DEV, va) = D)
+	LEAF(0, va, D);
+	LEAF(1, va, D);
+	LEAF(2, va, D);
+	LEAF(DEV, va, D)
 }
 
-/* The entry pointing to table frame @T is being cleared (T unlinked). */
+/* Table frame @T, which maps page @va, is being unlinked. */
+inline speculate_table(va, T)
+{
+	TABLE_OF(0, va, T);
+	TABLE_OF(1, va, T);
+	TABLE_OF(2, va, T);
+	TABLE_OF(DEV, va, T);
+	WALKED_DONE(va)
+}
+
+/* Table frame @T, which maps no single page (M), is being unlinked. */
 inline speculate_psc(T)
 {
 	MAYBE(psc[0] = psc[0] | BIT(T));

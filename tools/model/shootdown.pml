@@ -1,17 +1,20 @@
 /* shootdown.pml: the kernel's TLB shootdown protocol, checked by SPIN.
  *
- * The protocol of mm/shootdown.c: unhook -> invalidate here, ONE IPI to
- * the others -> wait for every ack -> tell the device TLB -> free.
+ * The protocol of mm/shootdown.c: unhook -> ONE IPI to the others, then
+ * invalidate here while they do -> wait for every ack -> tell the device
+ * TLB -> free.
  * docs/model.md says what is modelled, what is left out and why, and
  * how to run it.  Each step names the kernel function it stands for in
  * a "code:" comment; tools/model/check_names.py fails when one of those
  * names is no longer defined in the kernel's sources.
  *
  * The scripts the three CPUs run, all at once (proctype cpu below):
- *   CPU 0  vfree(A), lazily; then vm_purge_lazy_now()
- *   CPU 1  vfree(B), flushed at once: a second shootdown, concurrent
- *          with the purge's; then frame_alloc() hands a freed frame to
- *          someone else
+ *   CPU 0  vfree(A), lazily: its leaf cleared, its emptied table left
+ *          linked; then vm_purge_lazy_now(), which unlinks that table
+ *          if it is still empty and shoots down once
+ *   CPU 1  vfree_now(B), unlinking at once: a second shootdown,
+ *          concurrent with the purge's; then frame_alloc() hands a
+ *          freed frame to someone else
  *   CPU 2  an IRQ-off window; then a purge of its own, racing CPU 0's
  * and, as a second scenario (-DFIXMAP), CPU 0 and CPU 2 (IRQs off, as
  * NMI code runs) each map their own buffer at the fixmap slot, read
@@ -23,7 +26,10 @@
  *   FREE_BEFORE_ACK                     seed 002: free, then wait
  *   DEVICE_TOLD_AFTER_FREE              seed 003: free, then tell the device
  *   FIXMAP_NO_LOCAL_INVALIDATE_ON_MAP   seed 001: the slot reused unflushed
- *   FREE_AT_UNLINK                      seed 000: table freed as unlinked
+ *   FREE_AT_UNLINK                      seed 000: the purge frees a table
+ *                                       where it unlinks it
+ *   RECLAIM_AFTER_FLUSH                 the purge unlinks its tables after
+ *                                       its shootdown, then frees them
  *   NO_SERVE_WHILE_WAITING              a waiting CPU does not serve its
  *                                       own queue: two waiters deadlock
  */
@@ -36,12 +42,12 @@
 byte gf[NCPU];
 byte gva[NCPU];
 
-/* vm_lazy.pending (mm/vmalloc_space.c): lazily freed areas' frames and
+/* vm_lazy.pending (mm/vmalloc.c): lazily freed areas' frames and
  * pages, waiting for a purge.  Its lock makes each update one step. */
 byte lazy_f;
 byte lazy_va;
 
-bool kpt_lock;                    /* kpt.lock: one unmap at a time */
+bool kpt_lock;                    /* kpt.lock: one writer of the tables at a time */
 
 #define SLOT_FREE NCPU
 byte slot_owner = SLOT_FREE;      /* the fixmap slot's holder */
@@ -66,15 +72,21 @@ inline clear_leaf(s, fn, va, D, pte_d)
 	}
 }
 
-/* Unlink table frame @T (clear @link, the entry that points to it):
+#define VA_NONE NVA                /* M maps both areas' pages */
+
+/* Unlink table frame @T, which maps page @va (clear @link, the entry
+ * that points to it):
  * any walker may have cached that entry until now, the table being
  * linked and present.  Then the table goes on CPU @s's gather -- or, in
  * the variants where the purge frees a table where it unlinks it
  * (@by_purge), straight back to the allocator.  => kpt.lock. */
-inline unlink_table(s, fn, T, link, by_purge)
+inline unlink_table(s, fn, va, T, link, by_purge)
 {
 	atomic {
-		speculate_psc(T);                         /* code: kpt_table_unlink */
+		if                                        /* code: kpt_table_unlink */
+		:: va == VA_NONE -> speculate_psc(T)
+		:: else -> speculate_table(va, T)
+		fi;
 		link = 0;
 		printf("@@ %d fn %d: unlinks table frame %d, now empty, cached by agents %d%d%d%d\n",
 		       s, fn, T, (psc[0] & BIT(T)) != 0, (psc[1] & BIT(T)) != 0,
@@ -92,10 +104,10 @@ inline unlink_table(s, fn, T, link, by_purge)
 	}
 }
 
-inline kpt_lock_take()
-{
-	atomic { !kpt_lock -> kpt_lock = 1 }
-}
+/* The three writers of the tables, under kpt.lock.  Taking the lock
+ * is folded into the first write's step and releasing it into the
+ * last's: only the writers look at the lock, and they wait for it
+ * anyway, so no other process can tell. */
 
 /* kpt_unmap() of area B, the eager path: clear the leaf, then unlink
  * every table the walk emptied, bottom up, each a separate write that
@@ -103,28 +115,32 @@ inline kpt_lock_take()
  * already took TA.  => kpt.lock, IRQs off. */
 inline kpt_unmap_b(s)
 {
-	kpt_lock_take();                                  /* code: kpt_unmap */
-	clear_leaf(s, FN_UNMAP, VA_B, F_DB, tb_db);
-	unlink_table(s, FN_UNMAP, F_TB, m_tb, 0);
-	if
-	:: !m_ta -> unlink_table(s, FN_UNMAP, F_M, root_m, 0)
-	:: else
-	fi;
-	gva[s] = gva[s] | BIT(VA_B);
-	kpt_lock = 0
+	atomic {
+		!kpt_lock -> kpt_lock = 1;                /* code: kpt_unmap */
+		clear_leaf(s, FN_UNMAP, VA_B, F_DB, tb_db)
+	}
+	unlink_table(s, FN_UNMAP, VA_B, F_TB, m_tb, 0);
+	atomic {
+		if
+		:: !m_ta -> unlink_table(s, FN_UNMAP, VA_NONE, F_M, root_m, 0)
+		:: else
+		fi;
+		gva[s] = gva[s] | BIT(VA_B);
+		kpt_lock = 0
+	}
 }
 
 /* kpt_unmap_leaves() of area A, the lazy path: clear the leaf only; TA,
  * now empty, stays linked for the next area of its span. */
 inline kpt_unmap_leaves_a(s)
 {
-	kpt_lock_take();                                  /* code: kpt_unmap_leaves */
-	clear_leaf(s, FN_UNMAP_LEAVES, VA_A, F_DA, ta_da);
 	atomic {
+		!kpt_lock -> kpt_lock = 1;                /* code: kpt_unmap_leaves */
+		clear_leaf(s, FN_UNMAP_LEAVES, VA_A, F_DA, ta_da);
 		gva[s] = gva[s] | BIT(VA_A);
-		printf("@@ %d kpt_unmap_leaves: leaves table frame %d linked, empty\n", s, F_TA)
+		printf("@@ %d kpt_unmap_leaves: leaves table frame %d linked, empty\n", s, F_TA);
+		kpt_lock = 0
 	}
-	kpt_lock = 0
 }
 
 /* kpt_reclaim_empty_tables() over the purge's batch (area A's page):
@@ -132,18 +148,22 @@ inline kpt_unmap_leaves_a(s)
  * M if TB is gone too -- onto the purge's gather.  => kpt.lock. */
 inline kpt_reclaim(s)
 {
-	kpt_lock_take();                                  /* code: kpt_reclaim_empty_tables */
-	if
-	:: m_ta && !ta_da ->
-		unlink_table(s, FN_RECLAIM, F_TA, m_ta, 1)
-	:: else
-	fi;
-	if
-	:: root_m && !m_ta && !m_tb ->
-		unlink_table(s, FN_RECLAIM, F_M, root_m, 1)
-	:: else
-	fi;
-	kpt_lock = 0
+	atomic {
+		!kpt_lock -> kpt_lock = 1;                /* code: kpt_reclaim_empty_tables */
+		if
+		:: m_ta && !ta_da ->
+			unlink_table(s, FN_RECLAIM, VA_A, F_TA, m_ta, 1)
+		:: else
+		fi
+	}
+	atomic {
+		if
+		:: root_m && !m_ta && !m_tb ->
+			unlink_table(s, FN_RECLAIM, VA_NONE, F_M, root_m, 1)
+		:: else
+		fi;
+		kpt_lock = 0
+	}
 }
 
 /* Step 4 of the contract: every gathered frame back to the allocator. */
@@ -181,8 +201,10 @@ inline notify_device(s)
  * theirs. */
 inline shootdown(s)
 {
-	in_shootdown[s] = 1;                              /* code: shootdown_flush_and_free */
-	req[s] = gva[s];
+	atomic {
+		in_shootdown[s] = 1;                      /* code: shootdown_flush_and_free */
+		req[s] = gva[s]
+	}
 #ifndef NO_REMOTE_IPI
 	call_all_but_self(s);                             /* code: invalidate_remote */
 #endif
@@ -203,9 +225,11 @@ inline shootdown(s)
 	notify_device(s);
 	free_gathered(s);
 #endif
-	req[s] = 0;
-	gva[s] = 0;
-	in_shootdown[s] = 0
+	atomic {
+		req[s] = 0;
+		gva[s] = 0;
+		in_shootdown[s] = 0
+	}
 }
 
 /* vfree() of area A: vm_unmap_lazily() clears its leaf, and its frame
@@ -213,11 +237,13 @@ inline shootdown(s)
  * much waits, vm_unmap_lazily() purges. */
 inline vfree_a_lazily(s)
 {
-	gf[s] = 0; gva[s] = 0;                            /* code: pt_gather_init */
-	printf("@@ %d vfree(A): vm_unmap_lazily\n", s);  /* code: vfree */ /* code: vm_unmap_lazily */
-	kpt_unmap_leaves_a(s);
-	gf[s] = gf[s] | BIT(F_DA);
 	atomic {
+		gf[s] = 0; gva[s] = 0;                    /* code: pt_gather_init */
+		printf("@@ %d vfree(A): vm_unmap_lazily\n", s) /* code: vfree */ /* code: vm_unmap_lazily */
+	}
+	kpt_unmap_leaves_a(s);
+	atomic {
+		gf[s] = gf[s] | BIT(F_DA);
 		lazy_f = lazy_f | gf[s];                  /* code: pt_gather_splice */
 		lazy_va = lazy_va | gva[s];
 		gf[s] = 0;
@@ -229,8 +255,10 @@ inline vfree_a_lazily(s)
 /* vfree_now() of area B: vm_unmap_now(), its own shootdown. */
 inline vfree_b_now(s)
 {
-	gf[s] = 0; gva[s] = 0;
-	printf("@@ %d vfree_now(B): vm_unmap_now\n", s); /* code: vfree_now */ /* code: vm_unmap_now */
+	atomic {
+		gf[s] = 0; gva[s] = 0;
+		printf("@@ %d vfree_now(B): vm_unmap_now\n", s) /* code: vfree_now */ /* code: vm_unmap_now */
+	}
 	kpt_unmap_b(s);
 	gf[s] = gf[s] | BIT(F_DB);
 	shootdown(s)
