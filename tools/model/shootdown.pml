@@ -248,7 +248,7 @@ inline vfree_a_lazily(s)
 		lazy_va = lazy_va | gva[s];
 		gf[s] = 0;
 		gva[s] = 0;
-		printf("@@ %d A's frames wait on the lazy list\n", s)
+		printf("@@ %d frame %d, A's data, waits on the lazy list\n", s, F_DA)
 	}
 }
 
