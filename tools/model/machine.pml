@@ -96,9 +96,11 @@ inline invalidate_range(a, m)
  * and nothing but an invalidation drops it.  So what an agent may hold
  * when an entry stops being there to cache is that entry, or not,
  * whatever it did before.  The model decides at the very write that
- * unlinks the entry (or clears the leaf): the cache contents that any
- * earlier fills could leave, without interleaving each fill with every
- * other step.  (Caching an entry while it is linked and present is
+ * unlinks the entry (or clears the leaf), each entry at its own write: a
+ * leaf cleared by a lazy vfree decides the TLB entry then, while the
+ * table it was in, left linked, is decided when the purge unlinks it.
+ * That gives the cache contents that any earlier fills could leave,
+ * without interleaving each fill with every other step.  (Caching an entry while it is linked and present is
  * harmless: it is not stale yet.)
  *
  * Which agents?  By default, all of them.  Nothing in the protocol
@@ -108,21 +110,49 @@ inline invalidate_range(a, m)
  * add a violation), so "every agent cached it" is the worst case of
  * every choice: a violation under some choice is one here too.
  * -DSPECULATE_SUBSETS makes the choice per agent instead (every subset;
- * `make model` verifies the fixed protocol that way too). */
+ * `make model` verifies the fixed protocol that way too).  There, an
+ * area's leaf and the pointer to its table are one choice per agent,
+ * made when the leaf goes and kept in walked[] until the table goes:
+ * a choice per entry would multiply the search by up to 16 for each
+ * table, past what the machine holds; choices tied this way are still
+ * every subset of agents for each path, as earlier versions of the
+ * model made them. */
 #ifdef SPECULATE_SUBSETS
 #define MAYBE(stmt)     if :: stmt :: skip fi
+byte walked[NVA];               /* per page: the agents that cached its leaf */
+#define LEAF(a, va, D)  if :: TLB(a, va) = D; walked[va] = walked[va] | BIT(a) \
+			   :: skip fi
+#define TABLE_OF(a, va, T) \
+			if :: walked[va] & BIT(a) -> psc[a] = psc[a] | BIT(T) \
+			   :: else fi
+#define WALKED_DONE(va) walked[va] = 0
 #else
 #define MAYBE(stmt)     stmt
+#define LEAF(a, va, D)  TLB(a, va) = D
+#define TABLE_OF(a, va, T) psc[a] = psc[a] | BIT(T)
+#define WALKED_DONE(va) skip
 #endif
 
-inline speculate_area(va, D, T)
+/* The leaf of page @va, leading to data frame @D, is being cleared. */
+inline speculate_leaf(va, D)
 {
-	MAYBE(TLB(0, va) = D; psc[0] = psc[0] | BIT(T));
-	MAYBE(TLB(1, va) = D; psc[1] = psc[1] | BIT(T));
-	MAYBE(TLB(2, va) = D; psc[2] = psc[2] | BIT(T));
-	MAYBE(TLB(DEV, va) = D; psc[DEV] = psc[DEV] | BIT(T))
+	LEAF(0, va, D);
+	LEAF(1, va, D);
+	LEAF(2, va, D);
+	LEAF(DEV, va, D)
 }
 
+/* Table frame @T, which maps page @va, is being unlinked. */
+inline speculate_table(va, T)
+{
+	TABLE_OF(0, va, T);
+	TABLE_OF(1, va, T);
+	TABLE_OF(2, va, T);
+	TABLE_OF(DEV, va, T);
+	WALKED_DONE(va)
+}
+
+/* Table frame @T, which maps no single page (M), is being unlinked. */
 inline speculate_psc(T)
 {
 	MAYBE(psc[0] = psc[0] | BIT(T));

@@ -91,7 +91,11 @@ VARIANTS = [
             ["FIXMAP", "FIXMAP_NO_LOCAL_INVALIDATE_ON_MAP"], "slot",
             "seed 001: the slot mapped again without a local invalidation"),
     Variant("free_at_unlink", ["FREE_AT_UNLINK"], "freed",
-            "seed 000: a table freed where it is unlinked, before the flush"),
+            "seed 000: the purge frees a table where it unlinks it, before "
+            "the flush"),
+    Variant("reclaim_after_flush", ["RECLAIM_AFTER_FLUSH"], "freed",
+            "the purge unlinks the empty tables after its shootdown, then "
+            "frees them"),
     Variant("no_serve_while_waiting", ["NO_SERVE_WHILE_WAITING"], "deadlock",
             "a waiting CPU does not serve its own queue"),
 ]
@@ -105,6 +109,8 @@ data frame DA; TB and DB, the same for area B; X0 and X2, the buffers cpu0
 and cpu2 map at the fixmap slot.  "cached by" lists the agents whose
 walkers may have cached the entry before it went (speculation)."""
 PAGES = {0: "A", 1: "B", 2: "the slot"}
+# The writers of the page tables, as shootdown.pml numbers them (FN_*).
+WRITERS = {0: "kpt_unmap", 1: "kpt_unmap_leaves", 2: "kpt_reclaim_empty_tables"}
 
 
 @dataclass
@@ -213,6 +219,8 @@ def replay(v: Variant, d: Path) -> list[str]:
 def render(line: str) -> str:
     """"@@ 1 frame_free: frame 3" -> "cpu1    frame_free: DA (data of A)"."""
     _, who, text = line.strip().split(" ", 2)
+    text = re.sub(r"^fn (\d)", lambda m: WRITERS.get(int(m.group(1)),
+                                                   m.group(0)), text)
     text = re.sub(r"frame (\d)", lambda m: FRAMES.get(int(m.group(1)),
                                                       m.group(0)), text)
     text = re.sub(r"VA (\d)", lambda m: PAGES.get(int(m.group(1)),

@@ -1,17 +1,20 @@
 /* shootdown.pml: the kernel's TLB shootdown protocol, checked by SPIN.
  *
- * The protocol of mm/shootdown.c: unhook -> invalidate here, ONE IPI to
- * the others -> wait for every ack -> tell the device TLB -> free.
+ * The protocol of mm/shootdown.c: unhook -> ONE IPI to the others, then
+ * invalidate here while they do -> wait for every ack -> tell the device
+ * TLB -> free.
  * docs/model.md says what is modelled, what is left out and why, and
  * how to run it.  Each step names the kernel function it stands for in
  * a "code:" comment; tools/model/check_names.py fails when one of those
  * names is no longer defined in the kernel's sources.
  *
  * The scripts the three CPUs run, all at once (proctype cpu below):
- *   CPU 0  vfree(A), lazily; then vm_purge_lazy_now()
- *   CPU 1  vfree(B), flushed at once: a second shootdown, concurrent
- *          with the purge's; then frame_alloc() hands a freed frame to
- *          someone else
+ *   CPU 0  vfree(A), lazily: its leaf cleared, its emptied table left
+ *          linked; then vm_purge_lazy_now(), which unlinks that table
+ *          if it is still empty and shoots down once
+ *   CPU 1  vfree_now(B), unlinking at once: a second shootdown,
+ *          concurrent with the purge's; then frame_alloc() hands a
+ *          freed frame to someone else
  *   CPU 2  an IRQ-off window; then a purge of its own, racing CPU 0's
  * and, as a second scenario (-DFIXMAP), CPU 0 and CPU 2 (IRQs off, as
  * NMI code runs) each map their own buffer at the fixmap slot, read
@@ -23,7 +26,10 @@
  *   FREE_BEFORE_ACK                     seed 002: free, then wait
  *   DEVICE_TOLD_AFTER_FREE              seed 003: free, then tell the device
  *   FIXMAP_NO_LOCAL_INVALIDATE_ON_MAP   seed 001: the slot reused unflushed
- *   FREE_AT_UNLINK                      seed 000: table freed as unlinked
+ *   FREE_AT_UNLINK                      seed 000: the purge frees a table
+ *                                       where it unlinks it
+ *   RECLAIM_AFTER_FLUSH                 the purge unlinks its tables after
+ *                                       its shootdown, then frees them
  *   NO_SERVE_WHILE_WAITING              a waiting CPU does not serve its
  *                                       own queue: two waiters deadlock
  */
@@ -36,61 +42,128 @@
 byte gf[NCPU];
 byte gva[NCPU];
 
-/* vm_lazy.pending (mm/vmalloc_space.c): lazily freed areas' frames and
+/* vm_lazy.pending (mm/vmalloc.c): lazily freed areas' frames and
  * pages, waiting for a purge.  Its lock makes each update one step. */
 byte lazy_f;
 byte lazy_va;
 
-bool kpt_lock;                    /* kpt.lock: one unmap at a time */
+bool kpt_lock;                    /* kpt.lock: one writer of the tables at a time */
 
 #define SLOT_FREE NCPU
 byte slot_owner = SLOT_FREE;      /* the fixmap slot's holder */
 
 bool in_shootdown[NCPU];          /* for the progress property */
 
-/* A table that kpt_unmap() just unlinked goes on the gather -- or, in
- * the seed 000 variant, straight back to the allocator. */
-inline unlinked(s, T)
+/* Who writes, in a trail line ("fn 1"): tools/model/run.py names them. */
+#define FN_UNMAP        0         /* kpt_unmap() */
+#define FN_UNMAP_LEAVES 1         /* kpt_unmap_leaves() */
+#define FN_RECLAIM      2         /* kpt_reclaim_empty_tables() */
+
+/* Clear the leaf of page @va (leading to data frame @D): any walker
+ * may have cached it until now.  => kpt.lock. */
+inline clear_leaf(s, fn, va, D, pte_d)
 {
-#ifdef FREE_AT_UNLINK
-	printf("@@ %d frees table frame %d where it unlinks it\n", s, T);
-	frame_free(T)
-#else
-	gf[s] = gf[s] | BIT(T)                            /* code: pt_gather_add */
-#endif
+	atomic {
+		speculate_leaf(va, D);
+		pte_d = 0;
+		printf("@@ %d fn %d: clears the leaf of VA %d, cached by agents %d%d%d%d\n",
+		       s, fn, va, TLB(0, va) != 0, TLB(1, va) != 0, TLB(2, va) != 0,
+		       TLB(DEV, va) != 0)
+	}
 }
 
-/* kpt_unmap() of one area: clear the leaf, then unlink every table the
- * walk emptied, bottom up, each a separate write that any walker may
- * see half done.  => kpt.lock, IRQs off. */
-inline unmap_area(s, va, T, D, link_t, pte_d, link_other)
+#define VA_NONE NVA                /* M maps both areas' pages */
+
+/* Unlink table frame @T, which maps page @va (clear @link, the entry
+ * that points to it):
+ * any walker may have cached that entry until now, the table being
+ * linked and present.  Then the table goes on CPU @s's gather -- or, in
+ * the variants where the purge frees a table where it unlinks it
+ * (@by_purge), straight back to the allocator.  => kpt.lock. */
+inline unlink_table(s, fn, va, T, link, by_purge)
 {
-	atomic { !kpt_lock -> kpt_lock = 1 }              /* code: kpt_unmap */
 	atomic {
-		speculate_area(va, D, T);
-		pte_d = 0;
-		printf("@@ %d kpt_unmap: clears the leaf of VA %d, cached by agents %d%d%d%d\n",
-		       s, va, TLB(0, va) != 0, TLB(1, va) != 0, TLB(2, va) != 0, TLB(DEV, va) != 0)
+		if                                        /* code: kpt_table_unlink */
+		:: va == VA_NONE -> speculate_psc(T)
+		:: else -> speculate_table(va, T)
+		fi;
+		link = 0;
+		printf("@@ %d fn %d: unlinks table frame %d, now empty, cached by agents %d%d%d%d\n",
+		       s, fn, T, (psc[0] & BIT(T)) != 0, (psc[1] & BIT(T)) != 0,
+		       (psc[2] & BIT(T)) != 0, (psc[DEV] & BIT(T)) != 0);
+#if defined(FREE_AT_UNLINK) || defined(RECLAIM_AFTER_FLUSH)
+		if
+		:: by_purge ->
+			printf("@@ %d frame_free: frame %d, where it unlinks it\n", s, T);
+			frame_free(T)
+		:: else -> gf[s] = gf[s] | BIT(T)
+		fi
+#else
+		gf[s] = gf[s] | BIT(T)                    /* code: pt_gather_add */
+#endif
 	}
+}
+
+/* The three writers of the tables, under kpt.lock.  Taking the lock
+ * is folded into the first write's step and releasing it into the
+ * last's: only the writers look at the lock, and they wait for it
+ * anyway, so no other process can tell. */
+
+/* kpt_unmap() of area B, the eager path: clear the leaf, then unlink
+ * every table the walk emptied, bottom up, each a separate write that
+ * any walker may see half done: TB, and M too if the purge's reclaim
+ * already took TA.  => kpt.lock, IRQs off. */
+inline kpt_unmap_b(s)
+{
 	atomic {
-		link_t = 0;
-		printf("@@ %d kpt_unmap: unlinks table frame %d, now empty\n", s, T);
-		unlinked(s, T)
+		!kpt_lock -> kpt_lock = 1;                /* code: kpt_unmap */
+		clear_leaf(s, FN_UNMAP, VA_B, F_DB, tb_db)
 	}
+	unlink_table(s, FN_UNMAP, VA_B, F_TB, m_tb, 0);
 	atomic {
 		if
-		:: !link_other ->
-			speculate_psc(F_M);
-			root_m = 0;
-			printf("@@ %d kpt_unmap: unlinks table frame %d, now empty, cached by agents %d%d%d%d\n",
-			       s, F_M, (psc[0] & BIT(F_M)) != 0, (psc[1] & BIT(F_M)) != 0,
-			       (psc[2] & BIT(F_M)) != 0, (psc[DEV] & BIT(F_M)) != 0);
-			unlinked(s, F_M)
+		:: !m_ta -> unlink_table(s, FN_UNMAP, VA_NONE, F_M, root_m, 0)
+		:: else
+		fi;
+		gva[s] = gva[s] | BIT(VA_B);
+		kpt_lock = 0
+	}
+}
+
+/* kpt_unmap_leaves() of area A, the lazy path: clear the leaf only; TA,
+ * now empty, stays linked for the next area of its span. */
+inline kpt_unmap_leaves_a(s)
+{
+	atomic {
+		!kpt_lock -> kpt_lock = 1;                /* code: kpt_unmap_leaves */
+		clear_leaf(s, FN_UNMAP_LEAVES, VA_A, F_DA, ta_da);
+		gva[s] = gva[s] | BIT(VA_A);
+		printf("@@ %d kpt_unmap_leaves: leaves table frame %d linked, empty\n", s, F_TA);
+		kpt_lock = 0
+	}
+}
+
+/* kpt_reclaim_empty_tables() over the purge's batch (area A's page):
+ * unlink, bottom up, every table there that is still empty -- TA, then
+ * M if TB is gone too -- onto the purge's gather.  => kpt.lock. */
+inline kpt_reclaim(s)
+{
+	atomic {
+		!kpt_lock -> kpt_lock = 1;                /* code: kpt_reclaim_empty_tables */
+		if
+		:: m_ta && !ta_da ->
+			unlink_table(s, FN_RECLAIM, VA_A, F_TA, m_ta, 1)
 		:: else
 		fi
 	}
-	gva[s] = gva[s] | BIT(va);
-	kpt_lock = 0
+	atomic {
+		if
+		:: root_m && !m_ta && !m_tb ->
+			unlink_table(s, FN_RECLAIM, VA_NONE, F_M, root_m, 1)
+		:: else
+		fi;
+		kpt_lock = 0
+	}
 }
 
 /* Step 4 of the contract: every gathered frame back to the allocator. */
@@ -123,18 +196,22 @@ inline notify_device(s)
 	}
 }
 
-/* shootdown_flush_and_free(): the whole protocol, on CPU @s. */
+/* shootdown_flush_and_free(): the whole protocol, on CPU @s.  ONE IPI
+ * to the others first, then the local invalidation while the targets do
+ * theirs. */
 inline shootdown(s)
 {
-	in_shootdown[s] = 1;                              /* code: shootdown_flush_and_free */
-	req[s] = gva[s];
 	atomic {
-		invalidate_range(s, req[s]);              /* code: tlb_flush_local_page */
-		printf("@@ %d shootdown_flush_and_free: invalidates its own TLB\n", s)
+		in_shootdown[s] = 1;                      /* code: shootdown_flush_and_free */
+		req[s] = gva[s]
 	}
 #ifndef NO_REMOTE_IPI
-	call_all_but_self(s);
+	call_all_but_self(s);                             /* code: invalidate_remote */
 #endif
+	atomic {
+		invalidate_range(s, req[s]);              /* code: shootdown_invalidate_local */
+		printf("@@ %d shootdown_invalidate_local: invalidates its own TLB\n", s)
+	}
 #ifdef FREE_BEFORE_ACK
 	free_gathered(s);
 #endif
@@ -148,40 +225,50 @@ inline shootdown(s)
 	notify_device(s);
 	free_gathered(s);
 #endif
-	req[s] = 0;
-	gva[s] = 0;
-	in_shootdown[s] = 0
-}
-
-/* vfree() of area A (lazily: to vm_lazy.pending, no flush yet) or of
- * area B (at once: its own shootdown). */
-inline vfree_a_lazily(s)
-{
-	gf[s] = 0; gva[s] = 0;                            /* code: pt_gather_init */
-	printf("@@ %d vfree(A), lazily\n", s);            /* code: vfree */
-	unmap_area(s, VA_A, F_TA, F_DA, m_ta, ta_da, m_tb);
-	gf[s] = gf[s] | BIT(F_DA);
 	atomic {
-		lazy_f = lazy_f | gf[s];
-		lazy_va = lazy_va | gva[s];
-		gf[s] = 0;
+		req[s] = 0;
 		gva[s] = 0;
-		printf("@@ %d A's frames wait on the lazy list\n", s)
+		in_shootdown[s] = 0
 	}
 }
 
+/* vfree() of area A: vm_unmap_lazily() clears its leaf, and its frame
+ * (its table stays linked) waits on the lazy list; then, as when too
+ * much waits, vm_unmap_lazily() purges. */
+inline vfree_a_lazily(s)
+{
+	atomic {
+		gf[s] = 0; gva[s] = 0;                    /* code: pt_gather_init */
+		printf("@@ %d vfree(A): vm_unmap_lazily\n", s) /* code: vfree */ /* code: vm_unmap_lazily */
+	}
+	kpt_unmap_leaves_a(s);
+	atomic {
+		gf[s] = gf[s] | BIT(F_DA);
+		lazy_f = lazy_f | gf[s];                  /* code: pt_gather_splice */
+		lazy_va = lazy_va | gva[s];
+		gf[s] = 0;
+		gva[s] = 0;
+		printf("@@ %d frame %d, A's data, waits on the lazy list\n", s, F_DA)
+	}
+}
+
+/* vfree_now() of area B: vm_unmap_now(), its own shootdown. */
 inline vfree_b_now(s)
 {
-	gf[s] = 0; gva[s] = 0;
-	printf("@@ %d vfree(B), flushed at once\n", s);
-	unmap_area(s, VA_B, F_TB, F_DB, m_tb, tb_db, m_ta);
+	atomic {
+		gf[s] = 0; gva[s] = 0;
+		printf("@@ %d vfree_now(B): vm_unmap_now\n", s) /* code: vfree_now */ /* code: vm_unmap_now */
+	}
+	kpt_unmap_b(s);
 	gf[s] = gf[s] | BIT(F_DB);
 	shootdown(s)
 }
 
-/* vm_purge_lazy_now(): take every waiting frame, then one shootdown.
+/* vm_purge_lazy_now(): take every waiting frame and area, unlink the
+ * batch's tables still empty onto the same gather, then one shootdown.
  * Two purges may race: each takes what is there, the later one may find
- * nothing and return. */
+ * nothing and return.  RECLAIM_AFTER_FLUSH unlinks after the shootdown
+ * instead, and frees at once. */
 inline purge_lazy(s)
 {
 	atomic {
@@ -193,7 +280,14 @@ inline purge_lazy(s)
 	}
 	if
 	:: gf[s] == 0 && gva[s] == 0 -> skip
-	:: else -> shootdown(s)
+	:: else ->
+#ifndef RECLAIM_AFTER_FLUSH
+		kpt_reclaim(s);
+		shootdown(s)
+#else
+		shootdown(s);
+		kpt_reclaim(s)
+#endif
 	fi
 }
 
