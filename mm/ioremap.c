@@ -12,10 +12,14 @@
  * one PMD table and 512 PTE tables: 2 MiB of page tables saved, and one
  * TLB entry instead of 262,144.
  *
- * Refused: RAM that the frame allocator manages (mapping it uncached
- * would alias a write-back mapping of the same bytes in the direct map,
- * and the allocator could hand it out meanwhile).  Firmware-reserved RAM
- * (the first MiB, ACPI tables) may be mapped, as Linux maps ACPI tables.
+ * Refused: RAM that the frame allocator manages (the allocator could
+ * hand it out meanwhile: use vmap()), and, for ioremap and ioremap_wc,
+ * anything the direct map maps (the first MiB, firmware-reserved RAM,
+ * ACPI tables in RAM): the direct map maps it write-back, and two
+ * mappings of one page with different memory types are undefined (SDM
+ * Vol. 3A 11.12.4, "Programming the PAT").  ioremap_cache() maps those
+ * write-back, the same type.  Device memory (holes in the memory map,
+ * which the direct map leaves out) takes any type.
  */
 #include "arch/x86/arch.h"
 #include "kernel/panic.h"
@@ -33,6 +37,42 @@ static phys_addr_t first_managed_ram(phys_addr_t pa, phys_addr_t end)
 		if (frame_table[p >> FRAME_SHIFT].use != FRAME_RESERVED)
 			return p;
 	return end;
+}
+
+/* The first page of [pa, end) that the direct map maps, or end.  Steps
+ * over whole leaves and holes, so a 1 GiB range costs a few walks. */
+static phys_addr_t first_direct_mapped(phys_addr_t pa, phys_addr_t end)
+{
+	phys_addr_t reach = MIN(end, DIRECT_MAP_SIZE);   /* the direct map's */
+
+	while (pa < reach) {
+		struct kpt_walk w;
+		int err = kpt_walk((virt_addr_t)phys_to_virt(pa), &w);
+
+		if (err == 0)
+			return pa;
+		pa = ALIGN_DOWN(pa, pt_level_size(w.level)) + pt_level_size(w.level);
+	}
+	return end;
+}
+
+/* A mapping of type @cache may not alias the direct map's write-back
+ * one; else a message naming @fn. */
+static bool ioremap_type_ok(const char *fn, phys_addr_t pa, uint64_t size,
+			    enum pt_cache cache)
+{
+	phys_addr_t mapped;
+
+	if (cache == PT_CACHE_WB)
+		return true;
+	mapped = first_direct_mapped(ALIGN_DOWN(pa, PAGE_SIZE), pa + size);
+	if (mapped >= pa + size)
+		return true;
+	printk("%s: [pa %#llx, +%#llx) is mapped write-back by the direct map "
+	       "(at %#llx); another memory type there is undefined: use "
+	       "ioremap_cache()\n", fn, (unsigned long long)pa,
+	       (unsigned long long)size, (unsigned long long)mapped);
+	return false;
 }
 
 /* The physical range is mappable; else a message naming @fn and why. */
@@ -81,7 +121,7 @@ static uint64_t page_size_bytes(enum pt_page_size p)
 	return p == PT_PAGE_1G ? GiB : p == PT_PAGE_2M ? 2 * MiB : PAGE_SIZE;
 }
 
-static void *ioremap_cache(const char *fn, phys_addr_t pa, uint64_t size,
+static void *ioremap_typed(const char *fn, phys_addr_t pa, uint64_t size,
 			   enum pt_cache cache)
 {
 	phys_addr_t base = ALIGN_DOWN(pa, PAGE_SIZE);
@@ -91,7 +131,7 @@ static void *ioremap_cache(const char *fn, phys_addr_t pa, uint64_t size,
 	struct vmap_area *area;
 	int err;
 
-	if (!ioremap_range_ok(fn, pa, size))
+	if (!ioremap_range_ok(fn, pa, size) || !ioremap_type_ok(fn, pa, size, cache))
 		return NULL;
 	len = ALIGN_UP(size + offset, PAGE_SIZE);
 	page = ioremap_page_size(base, len);
@@ -114,12 +154,17 @@ static void *ioremap_cache(const char *fn, phys_addr_t pa, uint64_t size,
 
 void *ioremap(phys_addr_t pa, size_t size)
 {
-	return ioremap_cache("ioremap", pa, size, PT_CACHE_UC);
+	return ioremap_typed("ioremap", pa, size, PT_CACHE_UC);
 }
 
 void *ioremap_wc(phys_addr_t pa, size_t size)
 {
-	return ioremap_cache("ioremap_wc", pa, size, PT_CACHE_WC);
+	return ioremap_typed("ioremap_wc", pa, size, PT_CACHE_WC);
+}
+
+void *ioremap_cache(phys_addr_t pa, size_t size)
+{
+	return ioremap_typed("ioremap_cache", pa, size, PT_CACHE_WB);
 }
 
 /* => TLB: the range may stay in any CPU's TLB until the purge; the
@@ -204,7 +249,8 @@ int ioremap_replace_at(virt_addr_t va, phys_addr_t pa, uint64_t size,
 	int err;
 
 	if (!replace_range_ok(va, size) ||
-	    !ioremap_range_ok("ioremap_replace_at", pa, size))
+	    !ioremap_range_ok("ioremap_replace_at", pa, size) ||
+	    !ioremap_type_ok("ioremap_replace_at", pa, size, cache))
 		return -EINVAL;
 	pt_gather_init(&g);
 	if (READ_ONCE(ioremap_selftest_replace_in_one_store)) {

@@ -55,6 +55,8 @@ void vunmap(const void *addr);                 /* eager */
 
 void *ioremap(phys_addr_t pa, size_t size);    /* uncached */
 void *ioremap_wc(phys_addr_t pa, size_t size); /* write-combining */
+void *ioremap_cache(phys_addr_t pa, size_t size);  /* write-back: also
+						  what the direct map maps */
 void iounmap(const void *addr);                /* lazy */
 
 /* Map device memory at @va, a range the caller owns outside the

@@ -157,7 +157,7 @@ static bool soak_make(struct soak_cpu *me, struct soak_slot *s, unsigned int cpu
 		s->va = (virt_addr_t)vmap(s->frames, s->pages, PT_PROT_RW);
 		break;
 	case SOAK_IOREMAP:
-		s->va = (virt_addr_t)ioremap(VM_TEST_SCRATCH_PA, s->pages * PAGE_SIZE);
+		s->va = (virt_addr_t)ioremap_cache(VM_TEST_SCRATCH_PA, s->pages * PAGE_SIZE);
 		return s->va != 0;
 	case SOAK_REPLACE:
 		return (me->replace_live = soak_make_replace(s, cpu));

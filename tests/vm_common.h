@@ -14,7 +14,8 @@
 #include "mm/shootdown.h"
 #include "mm/vmalloc.h"
 
-/* A page of low memory the tests may write through ioremap: below 1 MiB,
+/* A page of low memory the tests may write through ioremap_cache (the
+ * direct map maps it write-back, so no other type may): below 1 MiB,
  * so RESERVED (not the allocator's), and clear of the AP trampoline
  * (0x8000-0xc000) and the BIOS areas.  Its contents are restored. */
 #define VM_TEST_SCRATCH_PA 0x70000ULL

@@ -69,12 +69,13 @@ static void test_vmap_contents_and_frames_kept(struct selftest *t)
 	}
 }
 
-/* ioremap keeps the offset inside the first page, maps uncached, and
- * writes land in the physical page. */
+/* ioremap_cache keeps the offset inside the first page, maps write-back
+ * (the direct map's type for this reserved low page), and writes land in
+ * the physical page. */
 static void test_ioremap_offset_and_contents(struct selftest *t)
 {
 	uint64_t *direct = phys_to_virt(VM_TEST_SCRATCH_PA), saved = *direct;
-	uint8_t *p = ioremap(VM_TEST_SCRATCH_PA + 0x10, 8);
+	uint8_t *p = ioremap_cache(VM_TEST_SCRATCH_PA + 0x10, 8);
 	struct vm_probe probe = { NULL, 1, 0x3000, VM_EXPECT_PATTERN };
 	struct kpt_walk w;
 
@@ -177,7 +178,7 @@ static void *map_for_case(enum vm_kind_case k, struct frame **frame, uint64_t se
 		p = *frame ? vmap(frame, 1, PT_PROT_RW) : NULL;
 		break;
 	case CASE_IOREMAP:
-		p = ioremap(VM_TEST_SCRATCH_PA, PAGE_SIZE);
+		p = ioremap_cache(VM_TEST_SCRATCH_PA, PAGE_SIZE);
 		break;
 	}
 	if (p)

@@ -34,6 +34,16 @@ static void *bad_ioremap_ram(void *v, void *io)   /* v's own data page */
 	(void)io;
 	return kpt_walk((uintptr_t)v, &w) ? NULL : ioremap(w.pa, PAGE_SIZE);
 }
+static void *bad_ioremap_direct(void *v, void *io)   /* WB in the direct map */
+{
+	(void)v; (void)io;
+	return ioremap(VM_TEST_SCRATCH_PA, PAGE_SIZE);
+}
+static void *bad_ioremap_wc_direct(void *v, void *io)
+{
+	(void)v; (void)io;
+	return ioremap_wc(VM_TEST_SCRATCH_PA, PAGE_SIZE);
+}
 static void *bad_vfree_never(void *v, void *io) { (void)v; (void)io; vfree((void *)(VMALLOC_END - 64 * PAGE_SIZE)); return NULL; }
 static void *bad_vfree_middle(void *v, void *io) { (void)io; vfree((char *)v + PAGE_SIZE); return NULL; }
 static void *bad_vfree_kind(void *v, void *io) { (void)v; vfree(io); return NULL; }
@@ -65,6 +75,8 @@ static const struct bad_call bad_calls[] = {
 	{ "ioremap wrapping",            bad_ioremap_wrap,  "overflows" },
 	{ "ioremap past MAXPHYADDR",     bad_ioremap_width, "physical address width" },
 	{ "ioremap of managed RAM",      bad_ioremap_ram,   "covers RAM" },
+	{ "ioremap UC of a direct-mapped page", bad_ioremap_direct, "mapped write-back by the direct map" },
+	{ "ioremap_wc of a direct-mapped page", bad_ioremap_wc_direct, "use ioremap_cache()" },
 	{ "vfree never mapped",          bad_vfree_never,   "vfree(0xffffe8fffffc0000): refused" },
 	{ "vfree of the middle",         bad_vfree_middle,  "vfree(0x" },
 	{ "vfree of an ioremap",         bad_vfree_kind,    "vfree(0x" },
@@ -83,7 +95,7 @@ static const struct bad_call bad_calls[] = {
 static void test_bad_input_changes_nothing(struct selftest *t)
 {
 	uint64_t *v = vmalloc(2 * PAGE_SIZE);
-	void *io = ioremap(VM_TEST_SCRATCH_PA, PAGE_SIZE);
+	void *io = ioremap_cache(VM_TEST_SCRATCH_PA, PAGE_SIZE);
 	struct vm_counts before, after;
 	uint64_t refused = vm_stats.bad_frees;
 
@@ -202,7 +214,7 @@ static void stress_body(struct selftest *t, unsigned int cpu, void *arg)
 		s->io = stress_rng_next(&rng) % 4 == 0;
 		s->pages = 1 + stress_rng_next(&rng) % 16;
 		s->seed = rng;
-		s->va = s->io ? ioremap(VM_TEST_SCRATCH_PA, s->pages * PAGE_SIZE)
+		s->va = s->io ? ioremap_cache(VM_TEST_SCRATCH_PA, s->pages * PAGE_SIZE)
 			      : vmalloc(s->pages * PAGE_SIZE);
 		if (!s->va) {
 			selftest_fail_at(t, __FILE__, __LINE__, "CPU %u: op %llu: "
