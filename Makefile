@@ -78,6 +78,8 @@ OBJS := \
 	kernel/smp.o \
 	kernel/spinlock.o \
 	kernel/string.o \
+	kernel/trace.o \
+	kernel/trace_clock.o \
 	kernel/vsnprintf.o
 
 # mm/: frames, page tables, vmalloc and ioremap, the shootdown.
@@ -114,6 +116,7 @@ TEST_OBJS := \
 	tests/shootdown.o \
 	tests/shootdown_replace.o \
 	tests/smp.o \
+	tests/trace.o \
 	tests/traps.o \
 	tests/vm_common.o \
 	tests/vmalloc.o \

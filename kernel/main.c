@@ -22,6 +22,7 @@
 #include "kernel/shutdown.h"
 #include "kernel/smp.h"
 #include "kernel/string.h"
+#include "kernel/trace.h"
 #include "mm/fixmap.h"
 #include "mm/mm.h"
 #include "mm/shootdown.h"
@@ -98,6 +99,7 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	/* From here on the boot CPU takes interrupts too: cross-CPU calls
 	 * reach it by IPI, not only when it polls. */
 	arch_irq_enable();
+	trace_clock_check();     /* cross-CPU calls: after the sti above */
 
 	run_selftests_and_exit();
 }

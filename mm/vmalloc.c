@@ -47,6 +47,7 @@
 #include "kernel/smp.h"
 #include "kernel/spinlock.h"
 #include "kernel/string.h"
+#include "kernel/trace.h"
 #include "mm/layout.h"
 #include "mm/shootdown.h"
 #include "mm/vmalloc_internal.h"
@@ -204,6 +205,7 @@ void vm_purge_lazy_now(void)
 	spin_unlock_irqrestore(&vm_lazy.lock, irq);
 	if (batch.nr_areas == 0 && pt_gather_empty(&g))
 		return;
+	trace1(TRACE_PURGE_BEGIN, batch.nr_areas);
 
 	if (batch.nr_areas > 0)   /* every batch area's tables: still empty? */
 		kpt_reclaim_empty_tables(batch.flush_start,
@@ -214,6 +216,7 @@ void vm_purge_lazy_now(void)
 	COUNTER_ADD(vm_stats.areas_purged, batch.nr_areas);
 	vmap_purge_finish(&vm_space, &batch, &spares);
 	vmap_spares_return(&spares);
+	trace0(TRACE_PURGE_END);
 }
 
 uint64_t vm_lazy_max_pages(void)
