@@ -49,6 +49,7 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ktap_summary as ktap  # noqa: E402  (found through the line above)
 import qemu_run  # noqa: E402
+import timeline  # noqa: E402
 
 TEST_DIR = qemu_run.BUILD / "test"
 
@@ -258,6 +259,22 @@ def judge_boots_saying(*messages: str) -> Judge:
     return judge
 
 
+def judge_trace_free_after_acks(lines: list[str],
+                                outcome: qemu_run.Outcome) -> list[str]:
+    """The trace suite's dump of a vunmap at -smp 4, read by
+    tools/timeline.py's checker: every free after the last ack of its
+    shootdown.  The suite must pass too."""
+    import io
+    report = io.StringIO()
+    problems = []
+    if timeline.run_check(timeline.parse("\n".join(lines)), report):
+        problems += report.getvalue().splitlines()
+    if outcome.status != qemu_run.EXIT_PASSED:
+        problems.append(f"want every selected test to pass; got: "
+                        f"{outcome.message}")
+    return problems
+
+
 # Bad boot input.  BIOS only: under OVMF a 32-bit CPU cannot run
 # the (64-bit) firmware at all, and the other two take the same path in
 # the kernel whatever the firmware.
@@ -317,6 +334,12 @@ BOOT_CHECKS: dict[str, BootCheck] = {
         qemu_run.Boot(firmware="bios", smp=2, tcg_thread="single",
                       machine="q35", cmdline=f"selftest={MACHINE_SUITES}"),
         judge_boots_saying("acpi: MADT: 2 CPUs", "smp: 2 CPUs online")),
+    # The trace, end to end: the kernel dumps a vunmap's shootdown and the
+    # host tool, not the kernel, judges the order of its events.
+    "trace": BootCheck(
+        "-smp 4: the traced vunmap's frees follow every ack (tools/timeline.py)",
+        qemu_run.Boot(firmware="bios", smp=4, cmdline="selftest=trace"),
+        judge_trace_free_after_acks),
 }
 
 

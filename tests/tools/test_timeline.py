@@ -18,7 +18,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "tools"))
-import timeline  # noqa: E402  (path set up just above)
+import qemu_run  # noqa: E402  (path set up just above)
+import run_tests  # noqa: E402
+import timeline  # noqa: E402
 import timeline_render  # noqa: E402
 
 REAL_LOG = HERE / "trace" / "vunmap-smp4.log"
@@ -114,6 +116,28 @@ class CheckFreeAfterAcks(unittest.TestCase):
 
     def test_command_line_exit_status(self):
         self.assertEqual(timeline.main([str(REAL_LOG), "--check-free-after-acks"]), 0)
+
+
+class BootCheckJudge(unittest.TestCase):
+    """tools/run_tests.py's "trace" boot check judges the log with the
+    checker above: it passes the real log and fails a log whose free was
+    moved before an ack, or whose boot failed."""
+
+    def judge(self, text, status=qemu_run.EXIT_PASSED):
+        outcome = qemu_run.Outcome(status, f"status {status}", command=["qemu"])
+        return run_tests.judge_trace_free_after_acks(text.splitlines(), outcome)
+
+    def test_real_log_passes(self):
+        self.assertEqual(self.judge(REAL_LOG.read_text()), [])
+
+    def test_free_before_ack_fails(self):
+        problems = self.judge(GOOD.replace("T 0 210 free", "T 0 185 free"))
+        self.assertTrue(any("before CPU 2's ack" in p for p in problems), problems)
+
+    def test_failed_boot_fails(self):
+        problems = self.judge(GOOD, qemu_run.EXIT_FAILED)
+        self.assertTrue(any("want every selected test to pass" in p
+                            for p in problems), problems)
 
 
 def render(text):
