@@ -9,11 +9,11 @@ from html import escape
 # ---- SVG ----
 
 LEFT = 90            # room for the lane names
-LANE = 130           # between lanes: room for the labels written upwards
-TOP = 150            # above the first lane: the title and its labels
+LANE = 150           # between lanes: room for the labels written upwards
+TOP = 210            # above the first lane: the title, then its labels
 MIN_STEP = 14        # px between two successive times: labels never touch
 LOG_STEP = 22        # px per decade of the gap in ns, beyond MIN_STEP
-LABEL_CHARS = 34     # a label's text is cut to this many characters
+LABEL_CHARS = 30     # a label's text is cut to this many characters
 
 COLOURS = {
     "map": "#4c78a8", "unmap": "#4c78a8", "gather": "#9467bd",
