@@ -122,7 +122,12 @@ TEST_OBJS := \
 	tests/vmalloc.o \
 	tests/vmalloc_bad.o
 
-ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS))
+# Seed scenarios (scenarios/scenario.h): scenario=NAME[:broken].
+SCENARIO_OBJS := \
+	scenarios/scenario.o \
+	scenarios/seed002_no_ack_wait.o
+
+ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS) $(SCENARIO_OBJS))
 
 # The benchmark suite (make bench, docs/bench.md); bench=tiny by default,
 # so every selftest boot runs it small and checks its shape.
@@ -148,6 +153,8 @@ help:
 	@echo "                states, depth and time, and one counterexample told step by step"
 	@echo "make bench      boot the bench suite at full size (SMP=4); table and CSV in build/bench/"
 	@echo "make bench-sweep  -smp 1,2,4,8 (BENCH_SWEEP=...): CSV and SVG plots in build/bench/"
+	@echo "make scenario   boot a seed scenario (NAME=no-ack-wait, BROKEN=1 for the broken variant);"
+	@echo "                narration, verdict; log, SVG and JSON in build/scenarios/"
 	@echo "make debug      boot QEMU paused, gdb stub on :1234; then 'make gdb' in another terminal"
 	@echo "make gdb        attach gdb with symbols, stop at kmain"
 	@echo "make clean      remove build/"
@@ -241,6 +248,14 @@ clean:
 BENCH_SWEEP ?= 1,2,4,8
 BENCH_RUN := $(PYTHON) tools/bench.py --kernel $(BUILD)/kernel.elf \
 	--firmware $(FIRMWARE) --cpu $(CPU) --mem $(MEM)
+
+# A seed scenario (scenarios/scenario.h): narration, verdict, and the
+# log, SVG and JSON in build/scenarios/.  make scenario NAME=no-ack-wait BROKEN=1
+NAME ?= no-ack-wait
+.PHONY: scenario
+scenario: deps
+	@$(MAKE) --no-print-directory all
+	$(PYTHON) tools/scenario.py $(NAME) $(if $(BROKEN),--broken) --smp $(SMP) --firmware $(FIRMWARE)
 
 .PHONY: bench bench-sweep
 bench: deps

@@ -27,6 +27,7 @@
 #include "mm/mm.h"
 #include "mm/shootdown.h"
 #include "mm/vmalloc.h"
+#include "scenarios/scenario.h"
 
 /* The early page tables (boot/multiboot2.S) map physical 0..1 GiB here. */
 #define EARLY_DIRECT_MAP      0xffff888000000000ULL
@@ -58,6 +59,7 @@ static __noreturn void run_selftests_and_exit(void)
 {
 	int failed;
 
+	scenario_run_requested();    /* scenario=NAME: that instead */
 	if (strcmp(selftest_pattern, "none") == 0) {
 		printk("selftest: none selected; halting\n");
 		machine_exit(MACHINE_EXIT_SUCCESS);

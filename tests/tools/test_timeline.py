@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "tools"))
 import qemu_run  # noqa: E402  (path set up just above)
 import run_tests  # noqa: E402
+import scenario  # noqa: E402
 import timeline  # noqa: E402
 import timeline_render  # noqa: E402
 
@@ -138,6 +139,32 @@ class BootCheckJudge(unittest.TestCase):
         problems = self.judge(GOOD, qemu_run.EXIT_FAILED)
         self.assertTrue(any("want every selected test to pass" in p
                             for p in problems), problems)
+
+
+class ScenarioJudge(unittest.TestCase):
+    """tools/scenario.py's judge on real logs of seed 002 at -smp 4: each
+    variant passes as it is, and fails when it shows the other's result."""
+
+    def judge(self, name, variant, edit=lambda t: t):
+        text = edit((HERE / "trace" / name).read_text())
+        outcome = qemu_run.Outcome(qemu_run.EXIT_PASSED, "passed", command=["q"])
+        return scenario.judge(text.splitlines(), outcome, variant,
+                              timeline.parse(text))
+
+    def test_both_variants_pass(self):
+        self.assertEqual(self.judge("no-ack-wait-broken.log", "broken"), [])
+        self.assertEqual(self.judge("no-ack-wait-fixed.log", "fixed"), [])
+
+    def test_broken_without_its_hazard_fails(self):
+        problems = self.judge("no-ack-wait-fixed.log", "broken", lambda t: t.replace(
+            "as expected for this variant", "the broken variant failed to show its hazard"))
+        self.assertTrue(any("failed to show" in p for p in problems), problems)
+
+    def test_the_broken_trace_fails_the_free_after_acks_check(self):
+        # Judged as a fixed run, the broken log's verdict line passes
+        # ("as expected"), but its trace shows the free before the acks.
+        problems = self.judge("no-ack-wait-broken.log", "fixed")
+        self.assertTrue(any("before CPU 1's ack" in p for p in problems), problems)
 
 
 def render(text):
