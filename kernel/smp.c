@@ -54,7 +54,7 @@ _Static_assert(MAX_CPUS <= 64, "cpumask_t and smp_call.pending hold 64 CPUs");
  * waited for a descriptor; in the whole selftest boot (--matrix bios:4)
  * 10,368 of 114,239 did, all in the smp suite's SMP_NO_WAIT storms,
  * which exist to run ahead of their targets until the ring is full.
- * Each descriptor costs MAX_CPUS * 16 + 40 bytes per CPU. */
+ * Each descriptor costs MAX_CPUS * 16 + 48 bytes per CPU. */
 #define SMP_CALLS_PER_CPU 8
 
 struct smp_call;
