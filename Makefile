@@ -78,6 +78,8 @@ OBJS := \
 	kernel/smp.o \
 	kernel/spinlock.o \
 	kernel/string.o \
+	kernel/trace.o \
+	kernel/trace_clock.o \
 	kernel/vsnprintf.o
 
 # mm/: frames, page tables, vmalloc and ioremap, the shootdown.
@@ -118,12 +120,18 @@ TEST_OBJS := \
 	tests/shootdown_replace.o \
 	tests/soak.o \
 	tests/smp.o \
+	tests/trace.o \
 	tests/traps.o \
 	tests/vm_common.o \
 	tests/vmalloc.o \
 	tests/vmalloc_bad.o
 
-ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS))
+# Seed scenarios (scenarios/scenario.h): scenario=NAME[:broken].
+SCENARIO_OBJS := \
+	scenarios/scenario.o \
+	scenarios/seed002_no_ack_wait.o
+
+ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS) $(SCENARIO_OBJS))
 
 # The benchmark suite (make bench, docs/bench.md); bench=tiny by default,
 # so every selftest boot runs it small and checks its shape.
@@ -150,6 +158,8 @@ help:
 	@echo "make soak       10^6 random map/unmap operations from every CPU (SMP=4, SOAK_OPS, SOAK_TCG=single)"
 	@echo "make bench      boot the bench suite at full size (SMP=4); table and CSV in build/bench/"
 	@echo "make bench-sweep  -smp 1,2,4,8 (BENCH_SWEEP=...): CSV and SVG plots in build/bench/"
+	@echo "make scenario   boot a seed scenario (NAME=no-ack-wait, BROKEN=1 for the broken variant);"
+	@echo "                narration, verdict; log, SVG and JSON in build/scenarios/"
 	@echo "make debug      boot QEMU paused, gdb stub on :1234; then 'make gdb' in another terminal"
 	@echo "make gdb        attach gdb with symbols, stop at kmain"
 	@echo "make clean      remove build/"
@@ -243,6 +253,14 @@ clean:
 BENCH_SWEEP ?= 1,2,4,8
 BENCH_RUN := $(PYTHON) tools/bench.py --kernel $(BUILD)/kernel.elf \
 	--firmware $(FIRMWARE) --cpu $(CPU) --mem $(MEM)
+
+# A seed scenario (scenarios/scenario.h): narration, verdict, and the
+# log, SVG and JSON in build/scenarios/.  make scenario NAME=no-ack-wait BROKEN=1
+NAME ?= no-ack-wait
+.PHONY: scenario
+scenario: deps
+	@$(MAKE) --no-print-directory all
+	$(PYTHON) tools/scenario.py $(NAME) $(if $(BROKEN),--broken) --smp $(SMP) --firmware $(FIRMWARE)
 
 .PHONY: bench bench-sweep
 

@@ -22,10 +22,12 @@
 #include "kernel/shutdown.h"
 #include "kernel/smp.h"
 #include "kernel/string.h"
+#include "kernel/trace.h"
 #include "mm/fixmap.h"
 #include "mm/mm.h"
 #include "mm/shootdown.h"
 #include "mm/vmalloc.h"
+#include "scenarios/scenario.h"
 
 /* The early page tables (boot/multiboot2.S) map physical 0..1 GiB here. */
 #define EARLY_DIRECT_MAP      0xffff888000000000ULL
@@ -57,6 +59,7 @@ static __noreturn void run_selftests_and_exit(void)
 {
 	int failed;
 
+	scenario_run_requested();    /* scenario=NAME: that instead */
 	if (strcmp(selftest_pattern, "none") == 0) {
 		printk("selftest: none selected; halting\n");
 		machine_exit(MACHINE_EXIT_SUCCESS);
@@ -98,6 +101,7 @@ void kmain(uint32_t magic, uint32_t mbi_phys)
 	/* From here on the boot CPU takes interrupts too: cross-CPU calls
 	 * reach it by IPI, not only when it polls. */
 	arch_irq_enable();
+	trace_clock_check();     /* cross-CPU calls: after the sti above */
 
 	run_selftests_and_exit();
 }

@@ -40,6 +40,7 @@
 #include "kernel/panic.h"
 #include "kernel/printk.h"
 #include "kernel/smp.h"
+#include "kernel/trace.h"
 
 _Static_assert(MAX_CPUS <= 64, "cpumask_t and smp_call.pending hold 64 CPUs");
 
@@ -53,7 +54,7 @@ _Static_assert(MAX_CPUS <= 64, "cpumask_t and smp_call.pending hold 64 CPUs");
  * waited for a descriptor; in the whole selftest boot (--matrix bios:4)
  * 10,368 of 114,239 did, all in the smp suite's SMP_NO_WAIT storms,
  * which exist to run ahead of their targets until the ring is full.
- * Each descriptor costs MAX_CPUS * 16 + 40 bytes per CPU. */
+ * Each descriptor costs MAX_CPUS * 16 + 48 bytes per CPU. */
 #define SMP_CALLS_PER_CPU 8
 
 struct smp_call;
@@ -72,6 +73,7 @@ struct smp_call {
 	smp_call_fn fn;
 	void *arg;
 	unsigned int caller;
+	uint64_t id;                 /* the caller's count of calls, for the trace */
 	uint64_t sent_ns;            /* clock_ns() at the push, for the panic */
 	struct smp_call_entry entry[MAX_CPUS];
 };
@@ -86,6 +88,7 @@ struct smp_cpu {
 	struct smp_call calls[SMP_CALLS_PER_CPU];   /* targets read, then ack */
 	unsigned int oldest_call;    /* calls[] is reused round-robin */
 	unsigned int handler_depth;  /* > 0 while a called fn runs here */
+	uint64_t calls_numbered;     /* the last smp_call.id given */
 	struct smp_stats stats;
 
 	/* Idle work, posted by another CPU with a cmpxchg from NULL; the
@@ -196,7 +199,11 @@ static unsigned int smp_call_run_queue(void)
 		struct smp_call_entry *next = e->next;
 		struct smp_call *call = e->call;
 
+		trace2(TRACE_IPI_RECV, call->caller, call->id);
 		run_call_fn(c, call->fn, call->arg);
+		/* Traced before the bit is cleared, so that its timestamp comes
+		 * before anything the caller does once it sees the ack. */
+		trace2(TRACE_ACK, call->caller, call->id);
 		/* The acknowledgment.  Release: everything fn did is visible
 		 * to the caller once it sees the bit clear.  From here on the
 		 * entry and the descriptor are the caller's again. */
@@ -318,8 +325,13 @@ static void smp_call_send(cpumask_t targets, smp_call_fn fn, void *arg,
 		call->fn = fn;                               /* 2 */
 		call->arg = arg;
 		call->caller = self;
+		call->id = ++c->calls_numbered;
 		call->sent_ns = clock_ns();
 		__atomic_store_n(&call->pending, remote.bits, __ATOMIC_RELAXED);
+		/* Traced before the pushes: a target that polls may run the
+		 * call before the IPI leaves, and must not seem to run it
+		 * before it was sent. */
+		trace3(TRACE_IPI_SEND, call->id, remote.bits, fn);
 		for_each_cpu(t, &remote)                     /* 3 */
 			queue_push(&smp_cpus[t], &call->entry[t], call);
 

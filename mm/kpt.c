@@ -127,6 +127,7 @@ void kpt_table_unlink(pte_t *entry, pte_t value, enum pt_level table_level,
 
 	KPT_ASSERT_LOCKED();
 	kpt_entry_write(entry, value);
+	trace2(TRACE_GATHER, frame_pa(table), table_level);
 	kpt_subtree_gather(table, table_level, g);
 }
 

@@ -5,6 +5,7 @@
 
 #include "arch/x86/arch.h"
 #include "kernel/panic.h"
+#include "kernel/trace.h"
 #include "mm/frame.h"
 #include "mm/kpt.h"
 

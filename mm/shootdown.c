@@ -37,6 +37,7 @@
 #include "kernel/printk.h"
 #include "kernel/smp.h"
 #include "kernel/spinlock.h"
+#include "kernel/trace.h"
 #include "mm/psc_model.h"
 #include "mm/shootdown.h"
 
@@ -77,10 +78,12 @@ static void shootdown_invalidate_local(const struct shootdown_request *req)
 
 	if (req->full_flush) {
 		tlb_flush_local_all();
+		trace0(TRACE_INV_FULL);
 		COUNTER_ADD(st->full_flushes, 1);
 	} else if (req->start != req->end) {
 		for (virt_addr_t va = req->start; va != req->end; va += PAGE_SIZE)
 			tlb_flush_local_page(va);
+		trace2(TRACE_INV_PAGES, req->start, (req->end - req->start) / PAGE_SIZE);
 		COUNTER_ADD(st->pages_invalidated,
 			    (req->end - req->start) / PAGE_SIZE);
 	} else {
@@ -104,8 +107,10 @@ static void notify_subscribers(const struct shootdown_request *req)
 {
 	irqflags_t irq = spin_lock_irqsave(&subscribers_lock);
 
-	for (struct shootdown_subscriber *s = subscribers; s; s = s->next)
+	for (struct shootdown_subscriber *s = subscribers; s; s = s->next) {
+		trace2(TRACE_NOTIFY, this_cpu_stats()->shootdowns, s->name);
 		s->invalidate_range(s, req);
+	}
 	spin_unlock_irqrestore(&subscribers_lock, irq);
 }
 
@@ -123,6 +128,7 @@ static void free_gathered(struct pt_gather *g)
 		}
 	}
 	st->max_pages_waiting = MAX(st->max_pages_waiting, g->nr_frames);
+	trace2(TRACE_FREE, st->shootdowns, g->nr_frames);
 	pt_gather_free_all(g);
 }
 
@@ -189,6 +195,7 @@ void shootdown_flush_and_free(struct pt_gather *g)
 			      range_needs_full_flush(g->stale_start, g->stale_end),
 		.pt_pages = g->nr_tables,
 	};
+	trace3(TRACE_SHOOTDOWN, this_cpu_stats()->shootdowns, req->start, req->end);
 
 	/* 2. INVALIDATE: ONE IPI to everywhere else, then here meanwhile. */
 	set_step(SHOOTDOWN_INVALIDATING);
@@ -205,6 +212,7 @@ void shootdown_flush_and_free(struct pt_gather *g)
 	if (acks_due) {
 		set_step(SHOOTDOWN_WAITING_FOR_ACKS);
 		smp_call_wait_for_acks();
+		trace1(TRACE_ALL_ACKS, this_cpu_stats()->shootdowns);
 	}
 	notify_subscribers(req);
 

@@ -47,6 +47,7 @@
 #include "kernel/smp.h"
 #include "kernel/spinlock.h"
 #include "kernel/string.h"
+#include "kernel/trace.h"
 #include "mm/layout.h"
 #include "mm/shootdown.h"
 #include "mm/vmalloc_internal.h"
@@ -241,6 +242,7 @@ void vm_purge_lazy_now(void)
 	spin_unlock_irqrestore(&vm_lazy.lock, irq);
 	if (batch.nr_areas == 0 && pt_gather_empty(&g))
 		return;
+	trace1(TRACE_PURGE_BEGIN, batch.nr_areas);
 
 	if (batch.nr_areas > 0)   /* every batch area's tables: still empty? */
 		kpt_reclaim_empty_tables(batch.flush_start,
@@ -252,6 +254,7 @@ void vm_purge_lazy_now(void)
 	vmap_purge_finish(&vm_space, &batch, &spares);
 	vmap_spares_return(&spares);
 	__atomic_sub_fetch(&vm_lazy.purges_in_flight, 1, __ATOMIC_RELEASE);
+	trace0(TRACE_PURGE_END);
 }
 
 uint64_t vm_lazy_max_pages(void)

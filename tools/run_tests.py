@@ -49,6 +49,8 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ktap_summary as ktap  # noqa: E402  (found through the line above)
 import qemu_run  # noqa: E402
+import scenario  # noqa: E402
+import timeline  # noqa: E402
 
 TEST_DIR = qemu_run.BUILD / "test"
 
@@ -258,6 +260,33 @@ def judge_boots_saying(*messages: str) -> Judge:
     return judge
 
 
+def judge_trace_free_after_acks(lines: list[str],
+                                outcome: qemu_run.Outcome) -> list[str]:
+    """The trace suite's dump of a vunmap at -smp 4, read by
+    tools/timeline.py's checker: every free after the last ack of its
+    shootdown.  The suite must pass too."""
+    import io
+    report = io.StringIO()
+    problems = []
+    if timeline.run_check(timeline.parse("\n".join(lines)), report):
+        problems += report.getvalue().splitlines()
+    if outcome.status != qemu_run.EXIT_PASSED:
+        problems.append(f"want every selected test to pass; got: "
+                        f"{outcome.message}")
+    return problems
+
+
+def judge_scenario(variant: str) -> Judge:
+    """A seed scenario's verdict must be the one its variant must give
+    (broken: the hazard seen; fixed: none, and tools/timeline.py finds
+    every free after every ack)."""
+    def judge(lines: list[str], outcome: qemu_run.Outcome) -> list[str]:
+        dumps = timeline.parse("\n".join(lines))
+        return scenario.judge(lines, outcome, variant, dumps)
+    judge.__doc__ = f"the {variant} variant's verdict"
+    return judge
+
+
 # Bad boot input.  BIOS only: under OVMF a 32-bit CPU cannot run
 # the (64-bit) firmware at all, and the other two take the same path in
 # the kernel whatever the firmware.
@@ -317,6 +346,22 @@ BOOT_CHECKS: dict[str, BootCheck] = {
         qemu_run.Boot(firmware="bios", smp=2, tcg_thread="single",
                       machine="q35", cmdline=f"selftest={MACHINE_SUITES}"),
         judge_boots_saying("acpi: MADT: 2 CPUs", "smp: 2 CPUs online")),
+    # The trace, end to end: the kernel dumps a vunmap's shootdown and the
+    # host tool, not the kernel, judges the order of its events.
+    "trace": BootCheck(
+        "-smp 4: the traced vunmap's frees follow every ack (tools/timeline.py)",
+        qemu_run.Boot(firmware="bios", smp=4, cmdline="selftest=trace"),
+        judge_trace_free_after_acks),
+    # Seed 002 staged on four CPUs (scenarios/seed002_no_ack_wait.c).
+    "scenario-no-ack-wait-broken": BootCheck(
+        "seed 002 broken: a frame freed before the acks is overwritten",
+        qemu_run.Boot(firmware="bios", smp=4,
+                      cmdline="scenario=no-ack-wait:broken"),
+        judge_scenario("broken")),
+    "scenario-no-ack-wait-fixed": BootCheck(
+        "seed 002 fixed: no stale write; every free after every ack",
+        qemu_run.Boot(firmware="bios", smp=4, cmdline="scenario=no-ack-wait"),
+        judge_scenario("fixed")),
 }
 
 

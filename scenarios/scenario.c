@@ -1,0 +1,116 @@
+/* scenario.c: choosing, running and judging a scenario (scenarios/scenario.h). */
+#include "arch/x86/arch.h"
+#include "kernel/clock.h"
+#include "kernel/cmdline.h"
+#include "kernel/panic.h"
+#include "kernel/printk.h"
+#include "kernel/shutdown.h"
+#include "kernel/smp.h"
+#include "kernel/string.h"
+#include "kernel/trace.h"
+#include "scenarios/scenario.h"
+
+/* Every scenario, in seed order. */
+static const struct scenario *const scenarios[] = {
+	&scenario_no_ack_wait,
+};
+
+/* "NAME" or "NAME:broken"; empty: run the selftests instead. */
+static char scenario_option[64];
+KERNEL_PARAM_STRING(scenario, scenario_option,
+		    "run one seed scenario instead of the selftests: NAME or "
+		    "NAME:broken (docs/trace.md)");
+
+static struct smp_idle_work scenario_work[MAX_CPUS];
+
+void scenario_say(const char *fmt, ...)
+{
+	char line[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	printk("scenario: %s\n", line);
+}
+
+int scenario_start_on(unsigned int cpu, void (*fn)(void *), void *arg)
+{
+	if (cpu >= MAX_CPUS)
+		return -EINVAL;
+	scenario_work[cpu] = (struct smp_idle_work){ .fn = fn, .arg = arg };
+	return smp_post_idle_work(cpu, &scenario_work[cpu]);
+}
+
+void scenario_join(void)
+{
+	for (unsigned int cpu = 1; cpu < smp_num_online(); cpu++)
+		while (smp_idle_work_pending(cpu))
+			cpu_relax();
+}
+
+static const struct scenario *scenario_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
+		if (strcmp(scenarios[i]->name, name) == 0)
+			return scenarios[i];
+	return NULL;
+}
+
+static void scenario_list(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
+		printk("scenario:   %-14s seed %s: %s\n", scenarios[i]->name,
+		       scenarios[i]->seed, scenarios[i]->title);
+}
+
+/* Split "NAME[:broken]" in place; false if the variant is unknown. */
+static bool parse_option(char *opt, enum scenario_variant *variant)
+{
+	char *colon = strchr(opt, ':');
+
+	*variant = SCENARIO_FIXED;
+	if (!colon)
+		return true;
+	*colon = '\0';
+	if (strcmp(colon + 1, "broken") == 0)
+		*variant = SCENARIO_BROKEN;
+	else if (strcmp(colon + 1, "fixed") != 0)
+		return false;
+	return true;
+}
+
+void scenario_run_requested(void)
+{
+	const struct scenario *s;
+	enum scenario_variant variant;
+	unsigned int hazards;
+	uint64_t since;
+	bool as_expected;
+
+	if (!scenario_option[0])
+		return;
+	if (!parse_option(scenario_option, &variant) ||
+	    !(s = scenario_find(scenario_option))) {
+		printk("scenario: no scenario '%s'; the scenarios are:\n", scenario_option);
+		scenario_list();
+		machine_exit(MACHINE_EXIT_FAILURE);
+	}
+	printk("scenario: seed %s, %s (%s): %s\n", s->seed, s->name,
+	       variant == SCENARIO_BROKEN ? "broken" : "fixed", s->title);
+	if (smp_num_online() < s->min_cpus) {
+		printk("scenario: needs %u CPUs, %u online; boot with -smp %u\n",
+		       s->min_cpus, smp_num_online(), s->min_cpus);
+		machine_exit(MACHINE_EXIT_FAILURE);
+	}
+	since = trace_mark();
+	hazards = s->run(variant);
+	trace_dump(since);
+	as_expected = variant == SCENARIO_BROKEN ? hazards > 0 : hazards == 0;
+	printk("scenario: verdict: %s: %u hazard%s observed; %s\n",
+	       hazards ? "HAZARD" : "SAFE", hazards, hazards == 1 ? "" : "s",
+	       as_expected ? "as expected for this variant" :
+	       variant == SCENARIO_BROKEN ? "the broken variant failed to show "
+	       "its hazard" : "the fixed variant must show none");
+	machine_exit(as_expected ? MACHINE_EXIT_SUCCESS : MACHINE_EXIT_FAILURE);
+}
