@@ -3,6 +3,7 @@
  * checksum, truncated or short entry) is refused with a message naming
  * the table and the fault, which appears as this case's diagnostics. */
 #include "arch/x86/acpi.h"
+#include "kernel/printk.h"
 #include "kernel/selftest.h"
 #include "kernel/smp.h"
 #include "kernel/string.h"
@@ -229,6 +230,18 @@ static void test_root_table_finds_madt(struct selftest *t)
 	}
 }
 
+/* A root table whose header claims 1 GiB is refused at its header, by
+ * name, before anything maps or sums that much. */
+static void test_oversized_table_is_refused(struct selftest *t)
+{
+	phys_addr_t root = build_root(false, kernel_image_virt_to_phys(table)), found;
+	struct acpi_sdt_header *h = (void *)root_table;
+
+	h->length = 1U << 30;
+	EXPECT_EQ(t, acpi_root_find(root, false, "APIC", &found), -EINVAL);
+	EXPECT_TRUE(t, printk_last_contains("claims 1073741824 bytes"));
+}
+
 /* What this boot found agrees with the CPUs that came up. */
 static void test_machine_madt_lists_online_cpus(struct selftest *t)
 {
@@ -245,6 +258,7 @@ static const struct selftest_case acpi_cases[] = {
 	{ "corrupt_madt_is_refused", test_corrupt_madt_is_refused },
 	{ "rsdp_checks", test_rsdp_checks },
 	{ "root_table_finds_madt", test_root_table_finds_madt },
+	{ "oversized_table_is_refused", test_oversized_table_is_refused },
 	{ "machine_madt_lists_online_cpus", test_machine_madt_lists_online_cpus },
 };
 SELFTEST_SUITE(acpi, acpi_cases);

@@ -194,11 +194,23 @@ int acpi_table_check(const struct acpi_sdt_header *h, size_t avail, const char *
 	return 0;
 }
 
+/* The longest table read here.  The kernel reads the RSDT/XSDT and the
+ * MADT only: an MADT entry is 8 bytes per CPU (12 per I/O APIC), so 256
+ * CPUs take about 2 KiB.  A header claiming more is corrupt; mapping and
+ * checksumming up to 4 GiB of it would take the boot with it. */
+#define ACPI_TABLE_MAX (64 * KiB)
+
 /* Map the table at @pa: first its header, then its whole length. */
 static const struct acpi_sdt_header *acpi_table_at(phys_addr_t pa, const char *sig)
 {
 	const struct acpi_sdt_header *h = acpi_phys(pa, sizeof(*h), sig);
 
+	if (h && h->length > ACPI_TABLE_MAX) {
+		printk("acpi: %s at %#llx claims %u bytes, more than the %llu "
+		       "this kernel reads; ignored\n", sig, (unsigned long long)pa,
+		       h->length, (unsigned long long)ACPI_TABLE_MAX);
+		return NULL;
+	}
 	if (h)   /* now the whole table, which may run past the header's page */
 		h = acpi_phys(pa, MAX(h->length, (uint32_t)sizeof(*h)), sig);
 	if (!h || acpi_table_check(h, h->length, sig) < 0)
