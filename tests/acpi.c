@@ -7,6 +7,7 @@
 #include "kernel/selftest.h"
 #include "kernel/smp.h"
 #include "kernel/string.h"
+#include "mm/frame.h"
 #include "mm/layout.h"
 
 /* A MADT's entries, as bytes (ACPI 6.5, 5.2.12): what a small machine
@@ -242,6 +243,50 @@ static void test_oversized_table_is_refused(struct selftest *t)
 	EXPECT_TRUE(t, printk_last_contains("claims 1073741824 bytes"));
 }
 
+/* Firmware may put its tables anywhere in RAM, above 4 GiB too, where
+ * only the XSDT's 64-bit entries reach.  Take a 1 GiB block of RAM above
+ * 4 GiB (the -m 6G boot has two), build an XSDT and an MADT at its
+ * start, and find and decode the MADT through them. */
+static void test_tables_above_4g_are_read(struct selftest *t)
+{
+	struct frame *held[8], *above = NULL;
+	unsigned int n = 0;
+	phys_addr_t found = 0;
+	struct acpi_madt_info info;
+
+	while (n < ARRAY_SIZE(held) && !above) {
+		held[n] = frame_alloc(FRAME_MAX_ORDER, FRAME_KERNEL);
+		if (!held[n])
+			break;
+		if (frame_pa(held[n]) >= 4 * GiB)
+			above = held[n];
+		n++;
+	}
+	if (above) {
+		uint8_t *xsdt = frame_virt(above), *madt = xsdt + PAGE_SIZE;
+		phys_addr_t madt_pa = frame_pa(above) + PAGE_SIZE;
+		struct acpi_sdt_header *h = (void *)xsdt;
+
+		build_madt(good_entries, sizeof(good_entries));
+		memcpy(madt, table, ((struct acpi_sdt_header *)table)->length);
+		memset(xsdt, 0, 64);
+		memcpy(h->signature, "XSDT", 4);
+		h->length = 36 + 8;
+		memcpy(xsdt + 36, &madt_pa, 8);
+		fix_checksum(xsdt, h->length);
+		EXPECT_EQ(t, acpi_root_find(frame_pa(above), true, "APIC", &found), 0);
+		EXPECT_EQ(t, found, madt_pa);
+		EXPECT_EQ(t, acpi_madt_parse((const void *)madt, &info), 0);
+		selftest_diag(t, "XSDT at %#llx, MADT at %#llx: %u CPUs decoded",
+			      (unsigned long long)frame_pa(above),
+			      (unsigned long long)madt_pa, info.nr_cpus);
+	}
+	while (n--)
+		frame_free(held[n], FRAME_KERNEL);
+	if (!above)
+		selftest_skip(t, "no free 1 GiB of RAM above 4 GiB (boot with -m 6G)");
+}
+
 /* What this boot found agrees with the CPUs that came up. */
 static void test_machine_madt_lists_online_cpus(struct selftest *t)
 {
@@ -259,6 +304,7 @@ static const struct selftest_case acpi_cases[] = {
 	{ "rsdp_checks", test_rsdp_checks },
 	{ "root_table_finds_madt", test_root_table_finds_madt },
 	{ "oversized_table_is_refused", test_oversized_table_is_refused },
+	{ "tables_above_4g_are_read", test_tables_above_4g_are_read },
 	{ "machine_madt_lists_online_cpus", test_machine_madt_lists_online_cpus },
 };
 SELFTEST_SUITE(acpi, acpi_cases);

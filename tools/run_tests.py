@@ -327,9 +327,10 @@ BOOT_CHECKS: dict[str, BootCheck] = {
     "mem-6g": BootCheck(
         "-m 6G: RAM above 4 GiB is in the memory map and the direct map",
         qemu_run.Boot(firmware="bios", smp=2, tcg_thread="single", mem="6G",
-                      cmdline=f"selftest={MACHINE_SUITES}"),
+                      cmdline=f"selftest={MACHINE_SUITES},acpi"),
         judge_boots_saying("[0x000100000000-", "available",
-                           "mm: direct map: 6291328 KiB of RAM")),
+                           "mm: direct map: 6291328 KiB of RAM",
+                           "XSDT at 0x1")),
     "mem-64m": BootCheck(
         "-m 64M: very little RAM, and the suites still pass",
         qemu_run.Boot(firmware="bios", smp=2, tcg_thread="single", mem="64M",
