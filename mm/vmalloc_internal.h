@@ -22,7 +22,7 @@ int vm_borrow_range(const char *fn, uint64_t size, uint64_t align,
 int vm_map_area(struct kpt_mapping *m);
 
 /* Give back a borrowed range that no CPU can hold a translation for:
- * it was never mapped. */
+ * it was never mapped, or its unmap was already shot down. */
 void vm_return_range(struct vmap_area *area);
 
 /* Claim the live area of @kind that starts at @addr for freeing; else

@@ -180,8 +180,9 @@ int vmap_area_begin_free(struct vmap_space *s, virt_addr_t addr,
  * => takes s->lock.  TLB: stale for @area until the purge's shootdown. */
 void vmap_area_lazy_free(struct vmap_space *s, struct vmap_area *area);
 
-/* Return a BUSY or UNMAPPING @area that was never mapped (a vmalloc that
- * failed before mapping anything): no TLB can hold it, so no purge.
+/* Return a BUSY or UNMAPPING @area that no TLB can hold: never mapped
+ * (a vmalloc that failed before mapping anything), or unmapped and
+ * already shot down (vunmap, vfree_now).  So no purge.
  * => takes s->lock; leftover nodes go on @spares. */
 void vmap_area_free_unmapped(struct vmap_space *s, struct vmap_area *area,
 			     struct vmap_spares *spares);
