@@ -129,6 +129,7 @@ TEST_OBJS := \
 # Seed scenarios (scenarios/scenario.h): scenario=NAME[:broken].
 SCENARIO_OBJS := \
 	scenarios/scenario.o \
+	scenarios/seed000_huge_ioremap.o \
 	scenarios/seed002_no_ack_wait.o
 
 ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS) $(SCENARIO_OBJS))

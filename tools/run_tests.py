@@ -352,6 +352,16 @@ BOOT_CHECKS: dict[str, BootCheck] = {
         "-smp 4: the traced vunmap's frees follow every ack (tools/timeline.py)",
         qemu_run.Boot(firmware="bios", smp=4, cmdline="selftest=trace"),
         judge_trace_free_after_acks),
+    # Seed 000 staged on four CPUs (scenarios/seed000_huge_ioremap.c).
+    "scenario-huge-ioremap-broken": BootCheck(
+        "seed 000 broken: old 4 KiB entries used, a cached table freed",
+        qemu_run.Boot(firmware="bios", smp=4,
+                      cmdline="scenario=huge-ioremap:broken"),
+        judge_scenario("broken")),
+    "scenario-huge-ioremap-fixed": BootCheck(
+        "seed 000 fixed: the new page only; every free after every ack",
+        qemu_run.Boot(firmware="bios", smp=4, cmdline="scenario=huge-ioremap"),
+        judge_scenario("fixed")),
     # Seed 002 staged on four CPUs (scenarios/seed002_no_ack_wait.c).
     "scenario-no-ack-wait-broken": BootCheck(
         "seed 002 broken: a frame freed before the acks is overwritten",
