@@ -130,7 +130,8 @@ TEST_OBJS := \
 SCENARIO_OBJS := \
 	scenarios/scenario.o \
 	scenarios/seed000_huge_ioremap.o \
-	scenarios/seed002_no_ack_wait.o
+	scenarios/seed002_no_ack_wait.o \
+	scenarios/seed003_device_tlb.o
 
 ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS) $(SCENARIO_OBJS))
 

@@ -15,6 +15,7 @@
 static const struct scenario *const scenarios[] = {
 	&scenario_huge_ioremap,
 	&scenario_no_ack_wait,
+	&scenario_device_tlb,
 };
 
 /* "NAME" or "NAME:broken"; empty: run the selftests instead. */

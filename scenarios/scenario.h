@@ -50,5 +50,6 @@ void scenario_run_requested(void);
 
 extern const struct scenario scenario_huge_ioremap;
 extern const struct scenario scenario_no_ack_wait;
+extern const struct scenario scenario_device_tlb;
 
 #endif

@@ -372,6 +372,16 @@ BOOT_CHECKS: dict[str, BootCheck] = {
         "seed 002 fixed: no stale write; every free after every ack",
         qemu_run.Boot(firmware="bios", smp=4, cmdline="scenario=no-ack-wait"),
         judge_scenario("fixed")),
+    # Seed 003 staged on four CPUs (scenarios/seed003_device_tlb.c).
+    "scenario-device-tlb-broken": BootCheck(
+        "seed 003 broken: a device told after the free reads a reused frame",
+        qemu_run.Boot(firmware="bios", smp=4,
+                      cmdline="scenario=device-tlb:broken"),
+        judge_scenario("broken")),
+    "scenario-device-tlb-fixed": BootCheck(
+        "seed 003 fixed: the device told before the free; frees after acks",
+        qemu_run.Boot(firmware="bios", smp=4, cmdline="scenario=device-tlb"),
+        judge_scenario("fixed")),
 }
 
 
