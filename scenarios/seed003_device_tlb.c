@@ -163,7 +163,7 @@ static unsigned int run(enum scenario_variant variant)
 const struct scenario scenario_device_tlb = {
 	.name = "device-tlb",
 	.seed = "003",
-	.title = "a device TLB told after the free",
+	.title = "a secondary TLB that walks the CPU's page tables",
 	.min_cpus = 3,
 	.run = run,
 };
