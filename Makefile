@@ -129,7 +129,9 @@ TEST_OBJS := \
 # Seed scenarios (scenarios/scenario.h): scenario=NAME[:broken].
 SCENARIO_OBJS := \
 	scenarios/scenario.o \
-	scenarios/seed002_no_ack_wait.o
+	scenarios/seed000_huge_ioremap.o \
+	scenarios/seed002_no_ack_wait.o \
+	scenarios/seed003_device_tlb.o
 
 ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS) $(SCENARIO_OBJS))
 
@@ -160,6 +162,7 @@ help:
 	@echo "make bench-sweep  -smp 1,2,4,8 (BENCH_SWEEP=...): CSV and SVG plots in build/bench/"
 	@echo "make scenario   boot a seed scenario (NAME=no-ack-wait, BROKEN=1 for the broken variant);"
 	@echo "                narration, verdict; log, SVG and JSON in build/scenarios/"
+	@echo "make scenarios  every scenario, both variants: a table of verdicts (and the free-after-acks check)"
 	@echo "make debug      boot QEMU paused, gdb stub on :1234; then 'make gdb' in another terminal"
 	@echo "make gdb        attach gdb with symbols, stop at kmain"
 	@echo "make clean      remove build/"
@@ -261,6 +264,13 @@ NAME ?= no-ack-wait
 scenario: deps
 	@$(MAKE) --no-print-directory all
 	$(PYTHON) tools/scenario.py $(NAME) $(if $(BROKEN),--broken) --smp $(SMP) --firmware $(FIRMWARE)
+
+# Every scenario, both variants, one boot at a time: a table of verdicts
+# and, for each fixed variant, the free-after-acks check on its trace.
+.PHONY: scenarios
+scenarios: deps
+	@$(MAKE) --no-print-directory all
+	$(PYTHON) tools/scenario.py --all --smp $(SMP) --firmware $(FIRMWARE)
 
 .PHONY: bench bench-sweep
 

@@ -8,11 +8,14 @@
 #include "kernel/smp.h"
 #include "kernel/string.h"
 #include "kernel/trace.h"
+#include "mm/frame.h"
 #include "scenarios/scenario.h"
 
 /* Every scenario, in seed order. */
 static const struct scenario *const scenarios[] = {
+	&scenario_huge_ioremap,
 	&scenario_no_ack_wait,
+	&scenario_device_tlb,
 };
 
 /* "NAME" or "NAME:broken"; empty: run the selftests instead. */
@@ -47,6 +50,30 @@ void scenario_join(void)
 	for (unsigned int cpu = 1; cpu < smp_num_online(); cpu++)
 		while (smp_idle_work_pending(cpu))
 			cpu_relax();
+}
+
+/* Order-0 allocations a new owner makes to get a freed frame back: the
+ * buddy allocator may first merge it and split another block. */
+#define ALLOC_TRIES 64
+
+bool scenario_take_frame(struct frame *want)
+{
+	struct frame *others[ALLOC_TRIES];
+	int n = 0;
+	bool got = false;
+
+	while (n < ALLOC_TRIES && !got) {
+		struct frame *f = frame_alloc(0, FRAME_KERNEL);
+
+		if (!f)
+			break;
+		got = f == want;
+		if (!got)
+			others[n++] = f;
+	}
+	while (n > 0)
+		frame_free(others[--n], FRAME_KERNEL);
+	return got;
 }
 
 static const struct scenario *scenario_find(const char *name)

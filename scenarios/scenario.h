@@ -18,6 +18,8 @@
 
 #include "kernel/types.h"
 
+struct frame;
+
 enum scenario_variant { SCENARIO_FIXED, SCENARIO_BROKEN };
 
 struct scenario {
@@ -37,11 +39,17 @@ void scenario_say(const char *fmt, ...) __printf(1, 2);
 int scenario_start_on(unsigned int cpu, void (*fn)(void *), void *arg);
 void scenario_join(void);
 
+/* A new owner takes the freed frame @want: order-0 allocations until
+ * it comes back (everything else is returned).  False if it did not. */
+bool scenario_take_frame(struct frame *want);
+
 /* If the command line asked for a scenario, run it and leave the machine
  * with its verdict (does not return); else return.  => boot CPU, after
  * smp_boot(), IRQs on. */
 void scenario_run_requested(void);
 
+extern const struct scenario scenario_huge_ioremap;
 extern const struct scenario scenario_no_ack_wait;
+extern const struct scenario scenario_device_tlb;
 
 #endif

@@ -43,9 +43,6 @@
  * CPU's write: a safety net against a hang, never reached when the
  * kernel works (the fixed variant frees ~OWNER_WAIT_NS after the IPI). */
 #define OWNER_PATIENCE_NS (2 * NSEC_PER_SEC)
-/* Order-0 allocations the owner makes to get that very frame back: the
- * buddy allocator may first merge it and split another block. */
-#define ALLOC_TRIES 64
 
 static struct {
 	void *va;
@@ -83,27 +80,6 @@ static void busy_cpu(void *arg)
 	arch_irq_enable();                        /* takes the IPI: ack */
 }
 
-/* Allocate until @want comes back; everything else is returned. */
-static bool take_frame(struct frame *want)
-{
-	struct frame *others[ALLOC_TRIES];
-	int n = 0;
-	bool got = false;
-
-	while (n < ALLOC_TRIES && !got) {
-		struct frame *f = frame_alloc(0, FRAME_KERNEL);
-
-		if (!f)
-			break;
-		got = f == want;
-		if (!got)
-			others[n++] = f;
-	}
-	while (n > 0)
-		frame_free(others[--n], FRAME_KERNEL);
-	return got;
-}
-
 static void owner_cpu(void *arg)
 {
 	uint64_t start = clock_ns();
@@ -112,7 +88,7 @@ static void owner_cpu(void *arg)
 	while (READ_ONCE(s.frame->use) != FRAME_FREE)
 		if (clock_ns() - start > OWNER_PATIENCE_NS)
 			return;
-	if (!(s.owner_got_it = take_frame(s.frame)))
+	if (!(s.owner_got_it = scenario_take_frame(s.frame)))
 		return;
 	*(volatile uint64_t *)frame_virt(s.frame) = OWNER_DATA;
 	trace_step("CPU 2 allocates the freed frame and writes its data");

@@ -353,6 +353,16 @@ BOOT_CHECKS: dict[str, BootCheck] = {
         "-smp 4: the traced vunmap's frees follow every ack (tools/timeline.py)",
         qemu_run.Boot(firmware="bios", smp=4, cmdline="selftest=trace"),
         judge_trace_free_after_acks),
+    # Seed 000 staged on four CPUs (scenarios/seed000_huge_ioremap.c).
+    "scenario-huge-ioremap-broken": BootCheck(
+        "seed 000 broken: old 4 KiB entries used, a cached table freed",
+        qemu_run.Boot(firmware="bios", smp=4,
+                      cmdline="scenario=huge-ioremap:broken"),
+        judge_scenario("broken")),
+    "scenario-huge-ioremap-fixed": BootCheck(
+        "seed 000 fixed: the new page only; every free after every ack",
+        qemu_run.Boot(firmware="bios", smp=4, cmdline="scenario=huge-ioremap"),
+        judge_scenario("fixed")),
     # Seed 002 staged on four CPUs (scenarios/seed002_no_ack_wait.c).
     "scenario-no-ack-wait-broken": BootCheck(
         "seed 002 broken: a frame freed before the acks is overwritten",
@@ -362,6 +372,16 @@ BOOT_CHECKS: dict[str, BootCheck] = {
     "scenario-no-ack-wait-fixed": BootCheck(
         "seed 002 fixed: no stale write; every free after every ack",
         qemu_run.Boot(firmware="bios", smp=4, cmdline="scenario=no-ack-wait"),
+        judge_scenario("fixed")),
+    # Seed 003 staged on four CPUs (scenarios/seed003_device_tlb.c).
+    "scenario-device-tlb-broken": BootCheck(
+        "seed 003 broken: a device told after the free reads a reused frame",
+        qemu_run.Boot(firmware="bios", smp=4,
+                      cmdline="scenario=device-tlb:broken"),
+        judge_scenario("broken")),
+    "scenario-device-tlb-fixed": BootCheck(
+        "seed 003 fixed: the device told before the free; frees after acks",
+        qemu_run.Boot(firmware="bios", smp=4, cmdline="scenario=device-tlb"),
         judge_scenario("fixed")),
 }
 

@@ -2,6 +2,7 @@
 """Boot one seed scenario (scenarios/scenario.h) and keep its pictures.
 
     tools/scenario.py no-ack-wait [--broken] [--smp 4]
+    tools/scenario.py --all [--smp 4]
 
 prints the kernel's narration and verdict, and writes the serial log, the
 SVG timeline and the Chrome Trace JSON to
@@ -10,6 +11,10 @@ it also runs the free-after-acks checker on the trace.  Exit status 0
 when the verdict is the one the variant must give (broken: the hazard
 seen; fixed: none, and every free after every ack).  `make scenario
 NAME=... [BROKEN=1]` runs this.
+
+--all boots every scenario, both variants, one QEMU at a time, and
+prints a table of verdicts (`make scenarios`); exit status 0 when every
+row is as its variant must be.
 """
 
 import argparse
@@ -21,6 +26,9 @@ import qemu_run  # noqa: E402  (found through the line above)
 import timeline  # noqa: E402
 import timeline_render  # noqa: E402
 
+# Every scenario of scenarios/scenario.c, in seed order.
+NAMES = ["huge-ioremap", "no-ack-wait", "device-tlb"]
+VARIANTS = ["broken", "fixed"]
 OUT = qemu_run.ROOT / "build" / "scenarios"
 # A scenario boot takes about a second; a minute is a hung kernel.
 TIMEOUT = 60.0
@@ -68,21 +76,68 @@ def judge(lines: list, outcome, variant: str, dumps: list) -> list:
     return problems
 
 
+def run_one(name: str, variant: str, smp: int, firmware: str,
+            quiet: bool) -> tuple:
+    """Boot @name's @variant, keep its pictures; (lines, dumps, problems)."""
+    outcome, log = boot(name, variant, smp, firmware)
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    if not quiet:
+        for line in lines:
+            if line.startswith("scenario:"):
+                print(line)
+    dumps = pictures(log, f"{name} ({variant}), -smp {smp}")
+    return lines, dumps, judge(lines, outcome, variant, dumps)
+
+
+def row(name: str, variant: str, lines: list, dumps: list, problems: list) -> str:
+    """One line of the --all table: the kernel's verdict, the checker's."""
+    verdicts = [ln for ln in lines if ln.startswith("scenario: verdict:")]
+    verdict = verdicts[-1].split(":")[2].strip() if verdicts else "none"
+    hazards = verdicts[-1].split(":")[3].split(";")[0].strip() if verdicts else "-"
+    check = "-"
+    if variant == "fixed" and dumps:
+        import io
+        report = io.StringIO()
+        check = "fail" if timeline.run_check(dumps, report) else "ok"
+        if check == "ok":
+            sds = sum(len(timeline.shootdowns_of(d, timeline.calls_of(d)))
+                      for d in dumps)
+            check = f"ok ({sds} sd)"
+    return (f"{name:<16} {variant:<7} {verdict:<7} {hazards:<22} {check:<12} "
+            f"{'as expected' if not problems else 'WRONG'}")
+
+
+def run_all(smp: int, firmware: str) -> int:
+    """Every scenario, both variants; a table; 0 when all as expected."""
+    print(f"{'scenario':<16} {'variant':<7} {'verdict':<7} {'hazards':<22} "
+          f"{'free-after-acks':<12} result")
+    wrong = []
+    for name in NAMES:
+        for variant in VARIANTS:
+            lines, dumps, problems = run_one(name, variant, smp, firmware, True)
+            print(row(name, variant, lines, dumps, problems), flush=True)
+            wrong += [f"{name} ({variant}): {p}" for p in problems]
+    for w in wrong:
+        print(f"scenario.py: {w}")
+    print(f"scenario.py: logs, SVGs and JSON in {OUT.relative_to(qemu_run.ROOT)}/")
+    return 1 if wrong else 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("name", help="the scenario, e.g. no-ack-wait")
+    ap.add_argument("name", nargs="?", help="the scenario, e.g. no-ack-wait")
+    ap.add_argument("--all", action="store_true",
+                    help="every scenario, both variants: a table of verdicts")
     ap.add_argument("--broken", action="store_true", help="the broken variant")
     ap.add_argument("--smp", type=int, default=4)
     ap.add_argument("--firmware", default="bios", choices=["bios", "uefi"])
     args = ap.parse_args(argv)
+    if args.all:
+        return run_all(args.smp, args.firmware)
+    if not args.name:
+        ap.error("name a scenario, or --all")
     variant = "broken" if args.broken else "fixed"
-    outcome, log = boot(args.name, variant, args.smp, args.firmware)
-    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    for line in lines:
-        if line.startswith("scenario:"):
-            print(line)
-    dumps = pictures(log, f"{args.name} ({variant}), -smp {args.smp}")
-    problems = judge(lines, outcome, variant, dumps)
+    _, _, problems = run_one(args.name, variant, args.smp, args.firmware, False)
     for p in problems:
         print(f"scenario.py: {p}")
     print(f"scenario.py: log, SVG and JSON in {OUT.relative_to(qemu_run.ROOT)}/"
