@@ -30,7 +30,6 @@
 #include "kernel/extable.h"
 #include "kernel/nmi.h"
 #include "kernel/smp.h"
-#include "kernel/string.h"
 #include "kernel/trace.h"
 #include "mm/fixmap.h"
 #include "mm/frame.h"

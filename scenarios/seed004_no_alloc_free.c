@@ -25,7 +25,6 @@
  * allocated once every step is done (a leak).
  */
 #include "arch/x86/arch.h"
-#include "kernel/extable.h"
 #include "kernel/string.h"
 #include "kernel/trace.h"
 #include "mm/frame.h"
