@@ -130,8 +130,10 @@ TEST_OBJS := \
 SCENARIO_OBJS := \
 	scenarios/scenario.o \
 	scenarios/seed000_huge_ioremap.o \
+	scenarios/seed001_nmi_fixmap.o \
 	scenarios/seed002_no_ack_wait.o \
-	scenarios/seed003_device_tlb.o
+	scenarios/seed003_device_tlb.o \
+	scenarios/seed004_no_alloc_free.o
 
 ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS) $(SCENARIO_OBJS))
 

@@ -14,8 +14,10 @@
 /* Every scenario, in seed order. */
 static const struct scenario *const scenarios[] = {
 	&scenario_huge_ioremap,
+	&scenario_nmi_fixmap,
 	&scenario_no_ack_wait,
 	&scenario_device_tlb,
+	&scenario_no_alloc_free,
 };
 
 /* "NAME" or "NAME:broken"; empty: run the selftests instead. */

@@ -363,6 +363,16 @@ BOOT_CHECKS: dict[str, BootCheck] = {
         "seed 000 fixed: the new page only; every free after every ack",
         qemu_run.Boot(firmware="bios", smp=4, cmdline="scenario=huge-ioremap"),
         judge_scenario("fixed")),
+    # Seed 001 staged on four CPUs (scenarios/seed001_nmi_fixmap.c).
+    "scenario-nmi-fixmap-broken": BootCheck(
+        "seed 001 broken: no local invalidation on map; the old buffer read",
+        qemu_run.Boot(firmware="bios", smp=4,
+                      cmdline="scenario=nmi-fixmap:broken"),
+        judge_scenario("broken")),
+    "scenario-nmi-fixmap-fixed": BootCheck(
+        "seed 001 fixed: invalidation on map; a shootdown in NMI refused",
+        qemu_run.Boot(firmware="bios", smp=4, cmdline="scenario=nmi-fixmap"),
+        judge_scenario("fixed")),
     # Seed 002 staged on four CPUs (scenarios/seed002_no_ack_wait.c).
     "scenario-no-ack-wait-broken": BootCheck(
         "seed 002 broken: a frame freed before the acks is overwritten",
@@ -382,6 +392,16 @@ BOOT_CHECKS: dict[str, BootCheck] = {
     "scenario-device-tlb-fixed": BootCheck(
         "seed 003 fixed: the device told before the free; frees after acks",
         qemu_run.Boot(firmware="bios", smp=4, cmdline="scenario=device-tlb"),
+        judge_scenario("fixed")),
+    # Seed 004 staged on four CPUs (scenarios/seed004_no_alloc_free.c).
+    "scenario-no-alloc-free-broken": BootCheck(
+        "seed 004 broken: a free path needing a scratch page fails and leaks",
+        qemu_run.Boot(firmware="bios", smp=4,
+                      cmdline="scenario=no-alloc-free:broken"),
+        judge_scenario("broken")),
+    "scenario-no-alloc-free-fixed": BootCheck(
+        "seed 004 fixed: every free path done, the allocator never asked",
+        qemu_run.Boot(firmware="bios", smp=4, cmdline="scenario=no-alloc-free"),
         judge_scenario("fixed")),
 }
 
