@@ -34,10 +34,13 @@
 #define OWNER_CPU 2
 #define OWNER_DATA 0x0000524544574fULL    /* "OWNER" */
 #define STALE_DATA 0x0000454c415453ULL    /* "STALE" */
-/* How long the busy CPU gives a new owner to appear: far longer than an
- * allocation takes under TCG (microseconds), so that in the broken
- * variant the owner always wins; in the fixed one nobody can own the
- * frame before the ack, and this is all the time the scenario loses. */
+/* How long the busy CPU gives a new owner to appear in the fixed
+ * variant, where nobody can own the frame before the ack: all the time
+ * that variant loses.  In the broken one it waits up to
+ * OWNER_PATIENCE_NS: an allocation takes microseconds under TCG, but a
+ * vCPU descheduled by a busy host can take 50 ms, and a write landing
+ * before the owner's allocation is caught there by the frame poison (a
+ * panic) instead of corrupting the owner's data. */
 #define OWNER_WAIT_NS (50 * NSEC_PER_MSEC)
 /* How long the owner waits for the frame to be freed, and for the busy
  * CPU's write: a safety net against a hang, never reached when the
@@ -52,6 +55,7 @@ static struct {
 	bool busy_wrote;          /* CPU 1: wrote through its entry */
 	uint64_t owner_saw;       /* CPU 2: its data, read back */
 	bool owner_got_it;
+	uint64_t owner_wait_ns;   /* how long CPU 1 gives CPU 2 */
 } s;
 
 static bool wait_until(const bool *flag, uint64_t limit_ns)
@@ -73,7 +77,7 @@ static void busy_cpu(void *arg)
 	__atomic_store_n(&s.busy_ready, true, __ATOMIC_RELEASE);
 	while (READ_ONCE(shootdown_cpu_step[0]) != SHOOTDOWN_WAITING_FOR_ACKS)
 		cpu_relax();
-	wait_until(&s.owner_has_it, OWNER_WAIT_NS);
+	wait_until(&s.owner_has_it, s.owner_wait_ns);
 	trace_step("CPU 1 writes through its TLB entry");
 	probe_write_u64(s.va, STALE_DATA);
 	__atomic_store_n(&s.busy_wrote, true, __ATOMIC_RELEASE);
@@ -106,7 +110,8 @@ static unsigned int run(enum scenario_variant variant)
 	uint64_t limit = vm_lazy_max_pages_override;
 	struct kpt_walk w;
 
-	s = (typeof(s)){ 0 };
+	s = (typeof(s)){ .owner_wait_ns = variant == SCENARIO_BROKEN ?
+					  OWNER_PATIENCE_NS : OWNER_WAIT_NS };
 	vm_purge_lazy_now();                      /* the purge below is ours */
 	vm_lazy_max_pages_override = ~0ULL;       /* and only that one */
 	s.va = vmalloc(PAGE_SIZE);
