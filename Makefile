@@ -108,6 +108,7 @@ TEST_OBJS := \
 	tests/mm_kpt.o \
 	tests/multiboot.o \
 	tests/nmi.o \
+	tests/pit.o \
 	tests/printk.o \
 	tests/pte_death.o \
 	tests/selftest.o \
