@@ -118,7 +118,8 @@ TEST_OBJS := \
 	tests/traps.o \
 	tests/vm_common.o \
 	tests/vmalloc.o \
-	tests/vmalloc_bad.o
+	tests/vmalloc_bad.o \
+	tests/smpboot.o
 
 ALL_OBJS := $(addprefix $(BUILD)/,$(OBJS) $(MM_OBJS) $(TEST_OBJS))
 

@@ -166,6 +166,13 @@ static int ap_stack_map(unsigned int cpu)
 	return 0;
 }
 
+const uint8_t *smp_ap_stack_bottom(unsigned int cpu)
+{
+	if (cpu == 0 || cpu >= MAX_CPUS || !ap_stack_top[cpu])
+		return NULL;
+	return (const uint8_t *)(ap_stack_top[cpu] - AP_STACK_SIZE);
+}
+
 /* Steps 1-4 of the top comment for the AP with @apic_id, to become
  * CPU @cpu.  0 once it is online. */
 static int smp_start_ap(unsigned int cpu, uint32_t apic_id)
