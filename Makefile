@@ -113,6 +113,7 @@ TEST_OBJS := \
 	tests/mm_kpt.o \
 	tests/multiboot.o \
 	tests/nmi.o \
+	tests/pit.o \
 	tests/printk.o \
 	tests/pte_death.o \
 	tests/selftest.o \
@@ -124,7 +125,8 @@ TEST_OBJS := \
 	tests/traps.o \
 	tests/vm_common.o \
 	tests/vmalloc.o \
-	tests/vmalloc_bad.o
+	tests/vmalloc_bad.o \
+	tests/smpboot.o
 
 # Seed scenarios (scenarios/scenario.h): scenario=NAME[:broken].
 SCENARIO_OBJS := \

@@ -237,6 +237,13 @@ def iso_for(boot: Boot) -> Path:
 
 # --- The command line ------------------------------------------------------
 
+def drive_path(path: Path | str) -> str:
+    """@path as a value inside a -drive option: QEMU splits options at
+    commas and reads ",," as one comma (a log named after a command line
+    like "selftest=smp,pit" names the variable store's copy)."""
+    return str(path).replace(",", ",,")
+
+
 def uefi_firmware(vars_copy: Path) -> list[str]:
     """QEMU options for OVMF.  Each run gets a fresh copy of the variable
     store: QEMU locks it, so two parallel runs cannot share one, and a
@@ -246,8 +253,9 @@ def uefi_firmware(vars_copy: Path) -> list[str]:
             vars_copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(variables, vars_copy)
             return ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,"
-                    f"file={code}",
-                    "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}"]
+                    f"file={drive_path(code)}",
+                    "-drive", f"if=pflash,format=raw,unit=1,"
+                    f"file={drive_path(vars_copy)}"]
     if Path(OVMF_UNIFIED).exists():
         return ["-bios", OVMF_UNIFIED]
     raise SetupError("no OVMF firmware found: install the ovmf package "

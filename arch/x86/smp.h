@@ -51,6 +51,10 @@ struct ap_handoff {
  * => boot CPU, once, after mm_init() and clock_init(); IRQs off. */
 void smp_boot(void);
 
+/* The lowest byte of AP @cpu's stack; NULL for the boot CPU (its stack
+ * is in the kernel image) and for a CPU that has no stack mapped. */
+const uint8_t *smp_ap_stack_bottom(unsigned int cpu);
+
 /* The trampoline's 64-bit C entry (it never returns). */
 __noreturn void ap_start(unsigned int cpu);
 

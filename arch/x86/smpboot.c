@@ -151,8 +151,26 @@ static int ap_stack_map(unsigned int cpu)
 		frame_free(f, FRAME_KERNEL);
 		return err;
 	}
+	/* Written whole once, before the AP runs on it.  Free RAM can hold
+	 * code that the firmware or the loader ran (UEFI's boot-services
+	 * code becomes free RAM at ExitBootServices).  QEMU's TCG keeps
+	 * its translations of that code after it has stopped running, and
+	 * sends every store to a page that still holds one through its
+	 * self-modifying-code check.  A stack that is only ever written
+	 * in part keeps the untouched translations for good: OVMF at
+	 * -smp 8 (single-threaded TCG) ran whole suites 10 to 20 times
+	 * slower on such stacks (docs/testing.md).  Overwriting the pages
+	 * drops every translation in them. */
+	memset((void *)va, 0, AP_STACK_SIZE);
 	ap_stack_top[cpu] = va + AP_STACK_SIZE;
 	return 0;
+}
+
+const uint8_t *smp_ap_stack_bottom(unsigned int cpu)
+{
+	if (cpu == 0 || cpu >= MAX_CPUS || !ap_stack_top[cpu])
+		return NULL;
+	return (const uint8_t *)(ap_stack_top[cpu] - AP_STACK_SIZE);
 }
 
 /* Steps 1-4 of the top comment for the AP with @apic_id, to become

@@ -5,7 +5,9 @@
  * architecturally visible everywhere (CPUID 0x15 is often missing, and
  * is under QEMU's TCG), so it is measured: count TSC cycles across PIT
  * one-shots of known length and take the median of several, which a
- * vCPU descheduled in the middle of one measurement cannot move.
+ * vCPU descheduled in the middle of one measurement cannot move, and
+ * time again each window whose edges the CPU was held up at
+ * (arch/x86/pit.c).
  */
 #include "arch/x86/arch.h"
 #include "arch/x86/asm.h"
@@ -14,6 +16,9 @@
 
 #define CALIBRATION_ROUNDS 5
 #define CALIBRATION_US     10000    /* 10 ms each: 50 ms of boot time */
+/* Windows timed again at most: a vCPU held up at the edges of 15 of 20
+ * windows has no better clock to be measured against. */
+#define CALIBRATION_MAX_WINDOWS 20
 
 /* lfence first: rdtsc may otherwise run before earlier instructions
  * finish, and a measured interval would lose their time (Linux:
@@ -24,38 +29,26 @@ uint64_t arch_clock_cycles(void)
 	return rdtsc();
 }
 
-static void sort_u64(uint64_t *v, size_t n)
-{
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			uint64_t x = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = x;
-		}
-}
-
-/* => boot CPU, IRQs off; takes CALIBRATION_ROUNDS * 10 ms. */
+/* => boot CPU, IRQs off; takes CALIBRATION_ROUNDS * 10 ms, more when
+ * windows have to be timed again. */
 uint64_t arch_clock_calibrate(void)
 {
-	uint64_t hz[CALIBRATION_ROUNDS];
+	struct pit_rate r;
 
-	for (int i = 0; i < CALIBRATION_ROUNDS; i++) {
-		uint64_t start;
-
-		pit_oneshot_start(CALIBRATION_US);
-		start = arch_clock_cycles();
-		while (!pit_oneshot_expired())
-			cpu_relax();
-		hz[i] = (arch_clock_cycles() - start) * (1000000 / CALIBRATION_US);
-	}
-	sort_u64(hz, CALIBRATION_ROUNDS);
-	printk("tsc: %llu.%03llu MHz (median of %d PIT windows of %d ms; "
-	       "they spread over %llu kHz)%s\n",
-	       (unsigned long long)(hz[CALIBRATION_ROUNDS / 2] / 1000000),
-	       (unsigned long long)(hz[CALIBRATION_ROUNDS / 2] / 1000 % 1000),
-	       CALIBRATION_ROUNDS, CALIBRATION_US / 1000,
-	       (unsigned long long)((hz[CALIBRATION_ROUNDS - 1] - hz[0]) / 1000),
+	pit_calibrate(arch_clock_cycles, CALIBRATION_US, CALIBRATION_ROUNDS,
+		      CALIBRATION_MAX_WINDOWS, &r);
+	printk("tsc: %llu.%03llu MHz (median of %u PIT windows of %d ms, "
+	       "each within %llu ppm; they spread over %llu kHz; %u timed "
+	       "again, held up at an edge)%s\n",
+	       (unsigned long long)(r.hz / 1000000),
+	       (unsigned long long)(r.hz / 1000 % 1000),
+	       r.kept ? r.kept : r.dropped, CALIBRATION_US / 1000,
+	       (unsigned long long)r.worst_error_ppm,
+	       (unsigned long long)(r.spread_hz / 1000), r.dropped,
 	       cpu_features.invariant_tsc ? "" : "; not invariant: it may "
 	       "drift with power states");
-	return hz[CALIBRATION_ROUNDS / 2];
+	if (!r.kept)
+		printk("tsc: warning: no PIT window was timed within %u ppm; "
+		       "the rate may be off\n", 1000000 / PIT_TOLERANCE);
+	return r.hz;
 }

@@ -121,6 +121,16 @@ class Command(unittest.TestCase):
         else:
             self.assertIn(f"-bios {qemu_run.OVMF_UNIFIED}", cmd)
 
+    def test_commas_in_the_vars_path_are_doubled(self):
+        vars_copy = self.tmp / "uefi-selftest=smp,pit-OVMF_VARS.fd"
+        cmd = qemu_run.qemu_command(qemu_run.Boot(firmware="uefi"),
+                                    Path("x.iso"), vars_copy)
+        drives = [cmd[i + 1] for i, a in enumerate(cmd) if a == "-drive"]
+        if not drives:
+            self.skipTest("no split OVMF images here")
+        self.assertIn(f"file={self.tmp}/uefi-selftest=smp,,pit-OVMF_VARS.fd",
+                      drives[1])
+
     def test_bad_firmware(self):
         with self.assertRaises(qemu_run.SetupError):
             self.command(firmware="coreboot")
