@@ -11,6 +11,7 @@
  * Lock: vmap_node_pool.lock, a leaf; held for a few pointer moves.
  */
 #include "kernel/spinlock.h"
+#include "kernel/string.h"
 #include "mm/frame.h"
 #include "mm/vmap_area.h"
 
@@ -33,6 +34,11 @@ static int vmap_node_pool_grow(void)
 	if (!f)
 		return -ENOMEM;
 	nodes = frame_virt(f);
+	/* Written whole once: a frame where firmware code ran keeps QEMU's
+	 * translations of it until every byte was stored, and each store
+	 * to the nodes would pay for QEMU's self-modifying-code check
+	 * (docs/testing.md, "Why UEFI boots were slower"). */
+	memset(nodes, 0, PAGE_SIZE);
 	irq = spin_lock_irqsave(&vmap_node_pool.lock);
 	for (size_t i = 0; i < n; i++) {
 		nodes[i].link = vmap_node_pool.head;
