@@ -134,6 +134,7 @@ SCENARIO_OBJS := \
 	scenarios/seed000_huge_ioremap.o \
 	scenarios/seed001_nmi_fixmap.o \
 	scenarios/seed002_no_ack_wait.o \
+	scenarios/seed002_dirty_bit.o \
 	scenarios/seed003_device_tlb.o \
 	scenarios/seed004_no_alloc_free.o
 

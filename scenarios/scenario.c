@@ -16,6 +16,7 @@ static const struct scenario *const scenarios[] = {
 	&scenario_huge_ioremap,
 	&scenario_nmi_fixmap,
 	&scenario_no_ack_wait,
+	&scenario_dirty_bit,
 	&scenario_device_tlb,
 	&scenario_no_alloc_free,
 };

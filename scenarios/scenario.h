@@ -50,6 +50,7 @@ void scenario_run_requested(void);
 
 extern const struct scenario scenario_huge_ioremap;
 extern const struct scenario scenario_no_ack_wait;
+extern const struct scenario scenario_dirty_bit;
 extern const struct scenario scenario_device_tlb;
 extern const struct scenario scenario_no_alloc_free;
 extern const struct scenario scenario_nmi_fixmap;

@@ -383,6 +383,16 @@ BOOT_CHECKS: dict[str, BootCheck] = {
         "seed 002 fixed: no stale write; every free after every ack",
         qemu_run.Boot(firmware="bios", smp=4, cmdline="scenario=no-ack-wait"),
         judge_scenario("fixed")),
+    # Seed 002's second case (scenarios/seed002_dirty_bit.c).
+    "scenario-dirty-bit-broken": BootCheck(
+        "seed 002 broken: D read before the acks, a write lost to writeback",
+        qemu_run.Boot(firmware="bios", smp=4,
+                      cmdline="scenario=dirty-bit:broken"),
+        judge_scenario("broken")),
+    "scenario-dirty-bit-fixed": BootCheck(
+        "seed 002 fixed: D read after every ack, no write lost",
+        qemu_run.Boot(firmware="bios", smp=4, cmdline="scenario=dirty-bit"),
+        judge_scenario("fixed")),
     # Seed 003 staged on four CPUs (scenarios/seed003_device_tlb.c).
     "scenario-device-tlb-broken": BootCheck(
         "seed 003 broken: a device told after the free reads a reused frame",

@@ -27,8 +27,8 @@ import timeline  # noqa: E402
 import timeline_render  # noqa: E402
 
 # Every scenario of scenarios/scenario.c, in seed order.
-NAMES = ["huge-ioremap", "nmi-fixmap", "no-ack-wait", "device-tlb",
-         "no-alloc-free"]
+NAMES = ["huge-ioremap", "nmi-fixmap", "no-ack-wait", "dirty-bit",
+         "device-tlb", "no-alloc-free"]
 VARIANTS = ["broken", "fixed"]
 OUT = qemu_run.ROOT / "build" / "scenarios"
 # A scenario boot takes about a second; a minute is a hung kernel.
