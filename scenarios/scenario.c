@@ -59,6 +59,16 @@ void scenario_join(void)
  * buddy allocator may first merge it and split another block. */
 #define ALLOC_TRIES 64
 
+bool scenario_wait_until(const bool *flag, uint64_t limit_ns)
+{
+	uint64_t start = clock_ns();
+
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE))
+		if (clock_ns() - start > limit_ns)
+			return false;
+	return true;
+}
+
 bool scenario_take_frame(struct frame *want)
 {
 	struct frame *others[ALLOC_TRIES];

@@ -43,6 +43,10 @@ void scenario_join(void);
  * it comes back (everything else is returned).  False if it did not. */
 bool scenario_take_frame(struct frame *want);
 
+/* Spin until *@flag is set by another CPU, or @limit_ns pass; whether
+ * it was set. */
+bool scenario_wait_until(const bool *flag, uint64_t limit_ns);
+
 /* If the command line asked for a scenario, run it and leave the machine
  * with its verdict (does not return); else return.  => boot CPU, after
  * smp_boot(), IRQs on. */

@@ -66,16 +66,6 @@ static struct {
 	int late_write;           /* CPU 1's write after its ack */
 } s;
 
-static bool wait_until(const bool *flag, uint64_t limit_ns)
-{
-	uint64_t start = clock_ns();
-
-	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE))
-		if (clock_ns() - start > limit_ns)
-			return false;
-	return true;
-}
-
 static void writer_cpu(void *arg)
 {
 	(void)arg;
@@ -85,7 +75,7 @@ static void writer_cpu(void *arg)
 	__atomic_store_n(&s.writer_ready, true, __ATOMIC_RELEASE);
 	while (READ_ONCE(shootdown_cpu_step[0]) != SHOOTDOWN_WAITING_FOR_ACKS)
 		cpu_relax();
-	wait_until(&s.cleaned, s.variant == SCENARIO_BROKEN ? PATIENCE_NS :
+	scenario_wait_until(&s.cleaned, s.variant == SCENARIO_BROKEN ? PATIENCE_NS :
 		   WRITER_WAIT_NS);
 	trace_step("CPU 1 writes again through its TLB entry");
 	probe_write_u64((void *)DIRTY_VA, SECOND_DATA);
@@ -105,7 +95,7 @@ static void writeback_cpu(void *arg)
 		while (READ_ONCE(shootdown_cpu_step[0]) !=
 		       SHOOTDOWN_WAITING_FOR_ACKS)
 			cpu_relax();
-	} else if (!wait_until(&s.flushed, PATIENCE_NS)) {
+	} else if (!scenario_wait_until(&s.flushed, PATIENCE_NS)) {
 		return;
 	}
 	old = __atomic_fetch_and(s.entry, ~PTE_D, __ATOMIC_ACQ_REL);
@@ -169,7 +159,7 @@ static unsigned int run(enum scenario_variant variant)
 		     "then stays busy with IRQs off", (unsigned long long)DIRTY_VA);
 	scenario_start_on(WRITER_CPU, writer_cpu, NULL);
 	scenario_start_on(WRITEBACK_CPU, writeback_cpu, NULL);
-	wait_until(&s.writer_ready, PATIENCE_NS);
+	scenario_wait_until(&s.writer_ready, PATIENCE_NS);
 
 	scenario_say("CPU 0 write-protects it and sends ONE IPI; CPU 2 takes "
 		     "D and the contents %s", variant == SCENARIO_BROKEN ?

@@ -58,16 +58,6 @@ static struct {
 	uint64_t owner_wait_ns;   /* how long CPU 1 gives CPU 2 */
 } s;
 
-static bool wait_until(const bool *flag, uint64_t limit_ns)
-{
-	uint64_t start = clock_ns();
-
-	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE))
-		if (clock_ns() - start > limit_ns)
-			return false;
-	return true;
-}
-
 static void busy_cpu(void *arg)
 {
 	(void)arg;
@@ -77,7 +67,7 @@ static void busy_cpu(void *arg)
 	__atomic_store_n(&s.busy_ready, true, __ATOMIC_RELEASE);
 	while (READ_ONCE(shootdown_cpu_step[0]) != SHOOTDOWN_WAITING_FOR_ACKS)
 		cpu_relax();
-	wait_until(&s.owner_has_it, s.owner_wait_ns);
+	scenario_wait_until(&s.owner_has_it, s.owner_wait_ns);
 	trace_step("CPU 1 writes through its TLB entry");
 	probe_write_u64(s.va, STALE_DATA);
 	__atomic_store_n(&s.busy_wrote, true, __ATOMIC_RELEASE);
@@ -97,7 +87,7 @@ static void owner_cpu(void *arg)
 	*(volatile uint64_t *)frame_virt(s.frame) = OWNER_DATA;
 	trace_step("CPU 2 allocates the freed frame and writes its data");
 	__atomic_store_n(&s.owner_has_it, true, __ATOMIC_RELEASE);
-	wait_until(&s.busy_wrote, OWNER_PATIENCE_NS);
+	scenario_wait_until(&s.busy_wrote, OWNER_PATIENCE_NS);
 	s.owner_saw = *(volatile uint64_t *)frame_virt(s.frame);
 	if (s.owner_saw != OWNER_DATA)
 		trace3(TRACE_STALE_READ, (uintptr_t)s.va, OWNER_DATA, s.owner_saw);
@@ -125,7 +115,7 @@ static unsigned int run(enum scenario_variant variant)
 		     (unsigned long long)w.pa);
 	scenario_start_on(BUSY_CPU, busy_cpu, NULL);
 	scenario_start_on(OWNER_CPU, owner_cpu, NULL);
-	wait_until(&s.busy_ready, OWNER_PATIENCE_NS);
+	scenario_wait_until(&s.busy_ready, OWNER_PATIENCE_NS);
 
 	scenario_say("CPU 0 vfrees it; the purge sends ONE IPI and %s",
 		     variant == SCENARIO_BROKEN ? "frees the frame at once (broken)"
