@@ -20,14 +20,24 @@ bool spin_trylock(struct spinlock *lock)
 	return true;
 }
 
+/* The uncontended path is one xchg; the self-deadlock check costs
+ * nothing there: a lock we hold is never free, so it is made only when
+ * the xchg finds the lock taken (owner_cpu is ours only while we hold
+ * it: it is set after the xchg and cleared before the release). */
 void spin_lock(struct spinlock *lock)
 {
-	if (spin_is_held_by_me(lock))
-		panic("spinlock '%s': CPU %u takes it again (self-deadlock)",
-		      lock->name, this_cpu_id());
-	while (!spin_trylock(lock))
-		while (READ_ONCE(lock->locked))
-			cpu_relax();
+	int32_t me = (int32_t)this_cpu_id();
+
+	if (xchg32(&lock->locked, 1)) {
+		if (READ_ONCE(lock->owner_cpu) == me)
+			panic("spinlock '%s': CPU %d takes it again (self-deadlock)",
+			      lock->name, me);
+		do {
+			while (READ_ONCE(lock->locked))
+				cpu_relax();
+		} while (xchg32(&lock->locked, 1));
+	}
+	lock->owner_cpu = me;
 }
 
 void spin_unlock(struct spinlock *lock)

@@ -64,6 +64,8 @@ enum frame_use {
 				    kpt.lock (mm/fixmap.c) */
 #define FRAME_F_POISON_FULL 0x10 /* with POISONED: all of it, not only the
 				    edges (frame_debug) */
+#define FRAME_F_CACHED    0x20   /* free, in a CPU's frame cache, not on
+				    the buddy lists: never merged */
 
 /* 16 bytes per 4 KiB frame: 0.4% of RAM.  Links are 32-bit frame numbers,
  * not pointers, to stay at 16 bytes; that caps RAM at 2^32 frames, 16 TiB
@@ -91,6 +93,7 @@ extern uint64_t frame_count;        /* frames from physical 0 to the end of RAM 
 struct frame_stats {
 	uint64_t frames[FRAME_USE_COUNT];
 	uint64_t allocs, frees;             /* calls that succeeded */
+	uint64_t cached;                    /* free frames in CPU caches */
 	uint64_t free_blocks[FRAME_MAX_ORDER + 1];
 };
 extern struct frame_stats frame_stats;
@@ -98,9 +101,17 @@ extern struct frame_stats frame_stats;
 /* Debug mode: poison frames as they are freed, and check the poison when
  * they are handed out again (a write in between is a use-after-free, and
  * a read through a stale translation sees 0x6b bytes).  Kernel option
- * frame_poison=edges|full|off, read by frame_debug_from_cmdline():
+ * frame_poison=off|edges|full, read by frame_debug_from_cmdline():
+ *   OFF    nothing: the default, as in Linux (page_poison= is off unless
+ *          asked for).  Poisoning touches every freed and every handed
+ *          out frame, so a purge pays it for thousands of frames at once:
+ *          with EDGES, the linux table of `make bench` (-smp 4 -cpu max,
+ *          one session) took a 2 MiB vmalloc pair from 480 to 666 us and
+ *          its p99 from 4.9 to 11.8 ms, a 64 KiB pair from 21.4 to 27.4
+ *          us; `make test` boots one machine with EDGES (boot check
+ *          poison-edges) so that the check itself stays tested;
  *   EDGES  the first and the last 64 bytes of each frame: where a stale
- *          pointer's first access or an overrun lands; the default;
+ *          pointer's first access or an overrun lands;
  *   FULL   the whole frame: every byte checked.  Under QEMU's TCG a full
  *          4 KiB poison and check cost about as much as the rest of a
  *          4 KiB vmalloc/vfree pair together (docs/bench.md); natively
@@ -122,8 +133,13 @@ const char *frame_debug_name(enum frame_debug mode);
  *   frame_bug_action: what a broken frame invariant (double free, wrong
  *     use, freeing a linked page table) does.  FRAME_BUG_PANIC except
  *     while a selftest shows that the check fires; FRAME_BUG_RECORD then
- *     records it in frame_bug_last and refuses the operation. */
+ *     records it in frame_bug_last and refuses the operation.
+ *   frame_caches_off: single frames bypass the per-CPU caches, so that a
+ *     frame freed on one CPU is the next one any CPU gets: the scenarios
+ *     (scenarios/) stage that worst case, which caches make rarer, not
+ *     impossible (a cache spills to the lists above FRAME_CACHE_HIGH). */
 extern long frame_fail_countdown;
+extern bool frame_caches_off;
 enum frame_bug_action { FRAME_BUG_PANIC, FRAME_BUG_RECORD };
 extern enum frame_bug_action frame_bug_action;
 struct frame_bug_record {
@@ -192,24 +208,35 @@ static inline enum frame_use frame_use_of_level(enum pt_level level)
 
 /* A block of 2^order frames, naturally aligned, for @use (not FREE or
  * RESERVED); NULL when no block that large is free.  Contents are
- * whatever was there: callers that need zeroes zero.
- * => takes buddy.lock (IRQs off inside); any context but NMI. */
+ * whatever was there: callers that need zeroes zero.  A single frame
+ * comes from this CPU's frame cache (mm/frame.c), refilled from the
+ * buddy lists FRAME_CACHE_BATCH at a time.
+ * => takes this CPU's cache lock and, inside it, buddy.lock (IRQs off
+ *    inside); any context but NMI. */
 struct frame *frame_alloc(unsigned int order, enum frame_use use);
 
 /* Give back the block @f heads, which was allocated for @use.  A frame
  * that is not allocated, not the first of its block, allocated for
  * another use, still linked into the page tables, or still on a gather
  * list is a broken invariant: panic naming the frame, its recorded use
- * and the caller.
- * => takes buddy.lock (IRQs off inside); any context but NMI. */
+ * and the caller.  A single frame goes into this CPU's cache.
+ * => takes this CPU's cache lock or buddy.lock (IRQs off inside); any
+ *    context but NMI. */
 void frame_free(struct frame *f, enum frame_use use);
 
 /* frame_free() for every frame on the list *@head (frame_list_push()),
  * each as its recorded use, with the same checks; @head ends empty.
- * Cheaper than one frame_free() each: buddy.lock is taken once per
+ * Cheaper than one frame_free() each: the cache lock is taken once per
  * FRAME_FREE_BATCH frames (the purge frees thousands at once).
- * => takes buddy.lock (IRQs off inside); any context but NMI. */
+ * => takes this CPU's cache lock, buddy.lock inside it (IRQs off
+ *    inside); any context but NMI. */
 void frame_free_list(struct frame **head);
+
+/* Give every CPU's cached frames back to the buddy lists, so that blocks
+ * merge again (frame_alloc() does it when a larger block is missing;
+ * tests that compare the lists call it).
+ * => takes each cache lock, then buddy.lock; any context but NMI. */
+void frame_caches_drain(void);
 
 const char *frame_use_name(enum frame_use use);
 

@@ -180,14 +180,15 @@ static void boot_print_layout(void)
 	       (unsigned long long)direct_map_leaves[PT_LEVEL_PTE],
 	       cpu_features.gbpages ? "yes" : "no, CPUID says so");
 	printk("mm: frames: %llu free, %llu reserved, %llu page tables; frame "
-	       "table at [%#llx, %#llx)\n",
+	       "table at [%#llx, %#llx); frame poisoning %s\n",
 	       (unsigned long long)frame_stats.frames[FRAME_FREE],
 	       (unsigned long long)frame_stats.frames[FRAME_RESERVED],
 	       (unsigned long long)(frame_stats.frames[FRAME_PT_PTE] +
 				    frame_stats.frames[FRAME_PT_PMD] +
 				    frame_stats.frames[FRAME_PT_PUD] +
 				    frame_stats.frames[FRAME_PT_PGD]),
-	       (unsigned long long)t.start, (unsigned long long)t.end);
+	       (unsigned long long)t.start, (unsigned long long)t.end,
+	       frame_debug_name(frame_debug));
 	printk("mm: virtual memory layout:\n");
 	printk("  %-16s   %-16s  %10s  %s\n", "start", "end (incl.)", "size", "area");
 	print_area(DIRECT_MAP_START, DIRECT_MAP_START + DIRECT_MAP_SIZE,

@@ -8,7 +8,8 @@
  *     vm_unmap_lazily()
  *       kpt_unmap_leaves()     clear the entries; the tables stay linked,
  *                              for the next area there  mm/kpt_unmap.c
- *       the data frames join vm_lazy.pending; UNMAPPING -> LAZY
+ *       UNMAPPING -> LAZY; then the data frames join this CPU's
+ *       vm_lazy.cpu[].pending
  *       vm_purge_lazy_now()    when too much waits (or the window, or the
  *                              frames, run short)
  *         kpt_reclaim_empty_tables()   unlink the tables still empty
@@ -35,9 +36,10 @@
  * array to allocate, and vfree moves them onto the gather one by one.
  *
  * Locks, in the order they nest:
- *   vm_lazy.lock          guards vm_lazy.pending and the LAZY step, so
- *                         an area and its pages always enter one purge
- *                         together;
+ *   vm_lazy.cpu[].lock    one CPU's pending gather (a leaf; taken
+ *                         after vmap_area_lazy_free() has dropped
+ *                         vm_space.lock: the order is explained at
+ *                         vm_lazy);
  *   vm_space.lock         (inside mm/vmap_area.c) the trees;
  *   vmap_node_pool.lock   a leaf (mm/vmap_node_pool.c).
  */
@@ -58,14 +60,36 @@ uint64_t vm_lazy_max_pages_override;
 /* The window's ranges (mm/vmap_area.h). */
 static struct vmap_space vm_space;
 
-/* Page tables and data pages of LAZY areas, waiting for the purge's
- * shootdown, with the ranges whose translations may still be cached;
- * and the purges that took their batch but have not given it back yet. */
-static struct {
-	struct spinlock lock;
+/* The data pages (and any table) that lazy unmaps took out, waiting for
+ * a purge's shootdown, one gather per CPU: vfrees on different CPUs share
+ * no lock here (a single lock here was the one every CPU's vfree waited
+ * for most: `tools/profile.py --under all_cpus_body --callers spin_lock`
+ * on the linux table's all_4k row).  An area becomes LAZY before its
+ * pages join its CPU's gather, and a purge takes the gathers before the
+ * LAZY areas: so pages never enter an earlier purge than the area whose
+ * shootdown makes freeing them safe (a later one is safe too).  And the
+ * purges that took their batch but have not given it back yet. */
+struct vm_lazy_cpu {
+	struct spinlock lock;      /* guards pending; a leaf */
 	struct pt_gather pending;
-	unsigned int purges_in_flight;   /* atomic: +1 under lock, -1 after */
-} vm_lazy = { .lock = SPINLOCK_INIT("vm_lazy") };
+};
+
+static struct {
+	struct vm_lazy_cpu cpu[MAX_CPUS];
+	unsigned int purges_in_flight;   /* atomic */
+} vm_lazy = {
+	.cpu = { [0 ... MAX_CPUS - 1] = { .lock = SPINLOCK_INIT("vm_lazy") } },
+};
+
+/* Does any CPU's gather hold pages?  A peek without the locks: a purge
+ * that misses pages added meanwhile leaves them to the next one. */
+static bool vm_lazy_frames_waiting(void)
+{
+	for (unsigned int cpu = 0; cpu < MAX_CPUS; cpu++)
+		if (READ_ONCE(vm_lazy.cpu[cpu].pending.head))
+			return true;
+	return false;
+}
 
 void vmalloc_init(void)
 {
@@ -89,7 +113,7 @@ void vmalloc_init(void)
  * => thread context, no spinlock held; IRQs on or off. */
 static bool vm_reclaim_for_shortage(void)
 {
-	if (vm_lazy_pages() > 0) {
+	if (vm_lazy_pages() > 0 || vm_lazy_frames_waiting()) {
 		vm_purge_lazy_now();
 		return true;
 	}
@@ -200,6 +224,7 @@ void vm_unmap_now(struct vmap_area *area, struct frame *frames)
 
 void vm_unmap_lazily(struct vmap_area *area, struct frame *frames)
 {
+	struct vm_lazy_cpu *c = &vm_lazy.cpu[this_cpu_id()];
 	struct pt_gather g;
 	uint64_t waiting;
 	irqflags_t irq;
@@ -209,13 +234,14 @@ void vm_unmap_lazily(struct vmap_area *area, struct frame *frames)
 			kpt_unmap_leaves(area->start, area->end - area->start, &g));
 	frame_list_gather(frames, &g);
 
-	irq = spin_lock_irqsave(&vm_lazy.lock);
-	pt_gather_splice(&vm_lazy.pending, &g);
-	vmap_area_lazy_free(&vm_space, area);
-	waiting = vm_lazy_pages();
-	vm_stats.lazy_pages_max = MAX(vm_stats.lazy_pages_max, waiting);
-	spin_unlock_irqrestore(&vm_lazy.lock, irq);
+	vmap_area_lazy_free(&vm_space, area);   /* the area first: see vm_lazy */
+	irq = spin_lock_irqsave(&c->lock);
+	pt_gather_splice(&c->pending, &g);
+	spin_unlock_irqrestore(&c->lock, irq);
 
+	waiting = vm_lazy_pages();
+	if (waiting > READ_ONCE(vm_stats.lazy_pages_max))   /* a statistic: */
+		WRITE_ONCE(vm_stats.lazy_pages_max, waiting);   /* racy is fine */
 	if (waiting > vm_lazy_max_pages())
 		vm_purge_lazy_now();
 }
@@ -223,8 +249,9 @@ void vm_unmap_lazily(struct vmap_area *area, struct frame *frames)
 /* ---- the purge ---- */
 
 /* Take every waiting area and its pages, shoot down once, then free.
- * Two purges may run at once on two CPUs: each takes a disjoint batch
- * under vm_lazy.lock and returns only its own (mm/vmap_area.h). */
+ * Two purges may run at once on two CPUs: each takes disjoint pages
+ * (under each CPU's vm_lazy lock) and a disjoint batch of areas (under
+ * vm_space.lock), and returns only its own (mm/vmap_area.h). */
 void vm_purge_lazy_now(void)
 {
 	struct vmap_purge_batch batch;
@@ -232,16 +259,23 @@ void vm_purge_lazy_now(void)
 	struct pt_gather g;
 	irqflags_t irq;
 
+	/* Counted first: a shortage waits for what we are about to take. */
+	__atomic_add_fetch(&vm_lazy.purges_in_flight, 1, __ATOMIC_RELAXED);
 	pt_gather_init(&g);
-	irq = spin_lock_irqsave(&vm_lazy.lock);
-	pt_gather_splice(&g, &vm_lazy.pending);
-	vmap_purge_begin(&vm_space, &batch);
-	if (batch.nr_areas > 0 || !pt_gather_empty(&g))
-		__atomic_add_fetch(&vm_lazy.purges_in_flight, 1,
-				   __ATOMIC_RELAXED);   /* shortage waits for it */
-	spin_unlock_irqrestore(&vm_lazy.lock, irq);
-	if (batch.nr_areas == 0 && pt_gather_empty(&g))
+	for (unsigned int cpu = 0; cpu < MAX_CPUS; cpu++) {   /* pages first */
+		struct vm_lazy_cpu *c = &vm_lazy.cpu[cpu];
+
+		if (!READ_ONCE(c->pending.head))
+			continue;
+		irq = spin_lock_irqsave(&c->lock);
+		pt_gather_splice(&g, &c->pending);
+		spin_unlock_irqrestore(&c->lock, irq);
+	}
+	vmap_purge_begin(&vm_space, &batch);                 /* then areas */
+	if (batch.nr_areas == 0 && pt_gather_empty(&g)) {
+		__atomic_sub_fetch(&vm_lazy.purges_in_flight, 1, __ATOMIC_RELEASE);
 		return;
+	}
 	trace1(TRACE_PURGE_BEGIN, batch.nr_areas);
 
 	if (batch.nr_areas > 0)   /* every batch area's tables: still empty? */

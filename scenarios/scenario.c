@@ -144,7 +144,10 @@ void scenario_run_requested(void)
 		machine_exit(MACHINE_EXIT_FAILURE);
 	}
 	since = trace_mark();
+	frame_caches_off = true;   /* a freed frame may go to any CPU next */
+	frame_caches_drain();
 	hazards = s->run(variant);
+	frame_caches_off = false;
 	trace_dump(since);
 	as_expected = variant == SCENARIO_BROKEN ? hazards > 0 : hazards == 0;
 	printk("scenario: verdict: %s: %u hazard%s observed; %s\n",

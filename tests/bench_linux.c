@@ -23,6 +23,7 @@
  */
 #include "arch/x86/arch.h"
 #include "kernel/clock.h"
+#include "kernel/cmdline.h"
 #include "kernel/printk.h"
 #include "kernel/smp.h"
 #include "kernel/string.h"
@@ -140,6 +141,20 @@ static const struct linux_row rows[] = {
 };
 
 #define NROWS ARRAY_SIZE(rows)
+
+/* bench_row=NAME runs the floor and the rows whose name begins with
+ * NAME: one row at a time, for tools/profile.py or a quick look. */
+static char bench_row_option[24];
+KERNEL_PARAM_STRING(bench_row, bench_row_option,
+		    "linux table: run the floor and the rows whose name "
+		    "begins with this (default: every row)");
+
+static bool row_selected(size_t i)
+{
+	size_t n = strlen(bench_row_option);
+
+	return i == 0 || n == 0 || strncmp(rows[i].name, bench_row_option, n) == 0;
+}
 
 static bool row_is_io(const struct linux_row *row)
 {
@@ -490,11 +505,17 @@ void bench_linux_table(struct selftest *t)
 		return;
 	}
 	for (size_t i = 0; i < NROWS; i++) {
-		if (row_is_io(&rows[i]) && !io_pa)
-			continue;
-		if (rows[i].kind == BURST)
+		bool selected = row_selected(i);
+
+		if (rows[i].kind == BURST) {   /* runs with the purge after it */
 			burst = i;
-		else if (rows[i].kind == AFTER_BURST)
+			continue;
+		}
+		if (rows[i].kind == AFTER_BURST)
+			selected = selected || row_selected(burst);
+		if ((row_is_io(&rows[i]) && !io_pa) || !selected)
+			continue;
+		if (rows[i].kind == AFTER_BURST)
 			run_burst(t, burst, i);
 		else
 			run_row(t, i);
@@ -512,7 +533,7 @@ void bench_linux_table(struct selftest *t)
 	for (size_t i = 0; i < NROWS; i++) {
 		if (results[i].ran)
 			print_row(t, i, floor_milli);
-		else
+		else if (row_selected(i))
 			selftest_diag(t, "%-43s not here: no free physical address "
 				      "below 3 GiB above RAM", rows[i].label);
 	}
@@ -531,7 +552,8 @@ unsigned int bench_linux_missing_figures(struct selftest *t)
 	missing += bench_expect_figure(t, "frame_poison");
 	missing += bench_expect_figure(t, "linux_io");
 	for (size_t i = 0; i < NROWS; i++) {
-		if (row_is_io(&rows[i]) && !bench_linux_io_pa())
+		if ((row_is_io(&rows[i]) && !bench_linux_io_pa()) ||
+		    !row_selected(i))
 			continue;
 		for (size_t c = 0; c < ARRAY_SIZE(columns); c++)
 			missing += bench_expect_figure(t, "linux.%s.%s", rows[i].name,

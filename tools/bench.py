@@ -542,7 +542,9 @@ def plots(runs: dict[int, Run], out_dir: Path) -> list[Path]:
 def boot(args, smp: int, size: str, log: Path, echo: bool) \
         -> qemu_run.Outcome:
     b = qemu_run.Boot(firmware=args.firmware, smp=smp, mem=args.mem,
-                      cpu=args.cpu, cmdline=f"selftest=bench bench={size}")
+                      cpu=args.cpu, cmdline=f"selftest=bench bench={size}"
+                      + (f" bench_row={args.row}" if args.row else "")
+                      + (f" {args.options}" if args.options else ""))
     return qemu_run.run(b, log, args.timeout, echo=echo)
 
 
@@ -590,6 +592,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpu", default="max", help="QEMU CPU model")
     ap.add_argument("--mem", default="512M", help="guest memory (default "
                     "512M: the huge ioremaps need a free GiB above RAM)")
+    ap.add_argument("--row", help="linux table: the floor and the rows whose "
+                    "name begins with ROW only (kernel option bench_row=)")
+    ap.add_argument("--options", help="more kernel options, e.g. "
+                    "frame_poison=off (the table's debug line says which)")
     ap.add_argument("--kernel", type=Path, default=qemu_run.KERNEL,
                     help="kernel to boot (default build/kernel.elf; "
                     "the Makefile passes $(BUILD)/kernel.elf)")

@@ -260,6 +260,17 @@ def judge_boots_saying(*messages: str) -> Judge:
     return judge
 
 
+def judge_poison_checked(lines: list[str],
+                         outcome: qemu_run.Outcome) -> list[str]:
+    """The boot says poisoning is on, and the poison test ran, not skipped."""
+    problems = judge_boots_saying("frame poisoning edges")(lines, outcome)
+    ran = [line for line in lines if "free_poisons_the_frame" in line]
+    if not ran or any("SKIP" in line for line in ran):
+        problems.append(f"want free_poisons_the_frame run, not skipped; saw "
+                        f"{ran or 'no such line'}")
+    return problems
+
+
 def judge_trace_free_after_acks(lines: list[str],
                                 outcome: qemu_run.Outcome) -> list[str]:
     """The trace suite's dump of a vunmap at -smp 4, read by
@@ -347,6 +358,13 @@ BOOT_CHECKS: dict[str, BootCheck] = {
         qemu_run.Boot(firmware="bios", smp=2, tcg_thread="single",
                       machine="q35", cmdline=f"selftest={MACHINE_SUITES}"),
         judge_boots_saying("acpi: MADT: 2 CPUs", "smp: 2 CPUs online")),
+    # Poisoning is off by default (mm/frame.h says why): one machine
+    # keeps the debug check itself tested.
+    "poison-edges": BootCheck(
+        "frame_poison=edges: freed frames poisoned, the poison checked",
+        qemu_run.Boot(firmware="bios", smp=2,
+                      cmdline="selftest=mm_frame,vmalloc frame_poison=edges"),
+        judge_poison_checked),
     # The trace, end to end: the kernel dumps a vunmap's shootdown and the
     # host tool, not the kernel, judges the order of its events.
     "trace": BootCheck(

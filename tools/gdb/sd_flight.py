@@ -93,8 +93,9 @@ purge against the limit; and the lazy pending gather."""
         print(f"pages waiting for the purge: "
               f"{to_int(space['lazy_bytes']) // PAGE_SIZE}, limit "
               f"{lazy_limit_pages()}")
-        pending = lookup("vm_lazy")["pending"]
-        print(f"lazy pending gather: {to_int(pending['nr_frames'])} frames")
+        frames = sum(to_int(g["nr_frames"]) for g in lazy_gathers())
+        print(f"lazy pending gather: {frames} frames "
+              f"(every CPU's vm_lazy.cpu[].pending)")
 
 
 def gather_frames(gather):
@@ -123,6 +124,12 @@ def flush_kind(start, end):
     if end <= start or (end - start) // PAGE_SIZE > ceiling:
         return f"full flush (more than {ceiling} pages, or to the top)"
     return f"INVLPG per page ({(end - start) // PAGE_SIZE} <= {ceiling})"
+
+
+def lazy_gathers():
+    """Each CPU's gather of lazily unmapped pages (mm/vmalloc.c vm_lazy)."""
+    cpus = lookup("vm_lazy")["cpu"]
+    return [cpus[i]["pending"] for i in range(cpus.type.range()[1] + 1)]
 
 
 def print_gather(gather, title):
@@ -180,7 +187,9 @@ whether the flush will be INVLPGs or a full flush."""
                              f"(gather at {to_int(g):#x})")
         if not found:
             print("no shootdown in flight on any CPU")
-            print_gather(lookup("vm_lazy")["pending"], "lazy pending gather")
+            for cpu, g in enumerate(lazy_gathers()):
+                if cpu == 0 or to_int(g["head"]):
+                    print_gather(g, f"CPU {cpu}'s lazy pending gather")
 
 
 def latest_call(cpu):

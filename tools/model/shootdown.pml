@@ -42,8 +42,11 @@
 byte gf[NCPU];
 byte gva[NCPU];
 
-/* vm_lazy.pending (mm/vmalloc.c): lazily freed areas' frames and
- * pages, waiting for a purge.  Its lock makes each update one step. */
+/* vm_lazy (mm/vmalloc.c): lazily freed areas' frames and pages, waiting
+ * for a purge.  The kernel keeps one such gather per CPU, each under its
+ * own lock; a gather carries its frames with the pages that lead to
+ * them, so a purge that takes some CPUs' gathers and not others is this
+ * one list with the rest joining later: one list models them all. */
 byte lazy_f;
 byte lazy_va;
 
