@@ -356,6 +356,7 @@ static int vmap_alloc_locked(struct vmap_space *s, uint64_t size,
 	va->state = VMAP_AREA_BUSY;
 	va->kind = kind;
 	va->owner = NULL;
+	va->lazy_cost = 0;
 	vmap_tree_insert(&s->busy_tree, va);
 	s->nr_busy++;
 	s->reserved_bytes += need;
@@ -428,7 +429,7 @@ void vmap_area_lazy_free(struct vmap_space *s, struct vmap_area *area)
 	s->lazy_head = area;
 	s->nr_unmapping--;
 	s->nr_lazy++;
-	s->lazy_bytes += vmap_area_reserved_end(area) - area->start;
+	s->lazy_bytes += vmap_area_lazy_cost(area);
 	vmap_debug_check(s);
 	spin_unlock(&s->lock);
 }

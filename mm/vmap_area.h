@@ -101,6 +101,9 @@ struct vmap_area {
 	enum vmap_kind kind;       /* not FREE or SPARE */
 	void *owner;               /* the caller's (vmalloc: its frame list);
 				      NULL when the area is lent */
+	uint64_t lazy_cost;        /* what it adds to lazy_bytes once LAZY:
+				      the caller's, 0 (when lent) meaning
+				      its range and guard */
 };
 
 /* Nodes the caller supplies to vmap_area_alloc(), both non-NULL.  A slot
@@ -220,6 +223,12 @@ const char *vmap_state_name(enum vmap_state state);
 static inline virt_addr_t vmap_area_reserved_end(const struct vmap_area *va)
 {
 	return va->end + VMAP_GUARD_SIZE;
+}
+
+/* What a LAZY area counts toward s->lazy_bytes, the purge trigger. */
+static inline uint64_t vmap_area_lazy_cost(const struct vmap_area *va)
+{
+	return va->lazy_cost ? va->lazy_cost : vmap_area_reserved_end(va) - va->start;
 }
 
 static inline struct vmap_area *vmap_spares_pop(struct vmap_spares *sp)

@@ -201,7 +201,7 @@ static const char *check_counters(struct vmap_space *s)
 		reserved += vmap_area_reserved_end(va) - va->start;
 	}
 	for (struct vmap_area *va = s->lazy_head; va; va = va->link)
-		lazy_bytes += vmap_area_reserved_end(va) - va->start;
+		lazy_bytes += vmap_area_lazy_cost(va);
 
 	const struct { const char *what; uint64_t recorded, counted; } rows[] = {
 		{ "counter nr_free wrong", s->nr_free, nr[VMAP_AREA_FREE] },

@@ -156,7 +156,14 @@ static void test_ioremap_huge_pages(struct selftest *t)
 		c.small = small;
 		selftest_run_on_all_cpus(t, compare_body, &c);
 		selftest_diag(t, "%s at %p", huge_cases[i].name, huge);
-		iounmap(huge);
+		vm_purge_lazy_now();
+		iounmap(huge);   /* counts its leaves toward the purge trigger */
+		if (vm_lazy_pages() != huge_cases[i].size / pt_level_size(huge_cases[i].level))
+			selftest_fail_at(t, __FILE__, __LINE__, "%s: iounmap left %llu "
+				"pages waiting, expected one per leaf: %llu",
+				huge_cases[i].name, (unsigned long long)vm_lazy_pages(),
+				(unsigned long long)(huge_cases[i].size /
+						     pt_level_size(huge_cases[i].level)));
 		iounmap(small);
 	}
 }
