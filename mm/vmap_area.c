@@ -478,6 +478,39 @@ void vmap_purge_begin(struct vmap_space *s, struct vmap_purge_batch *batch)
 		batch->flush_start = 0;
 }
 
+/* Take @va and the batch areas after it that end where the previous one
+ * begins (a burst of vfrees lists its areas from the highest down) out
+ * of the busy tree, at most @room of them; the first node becomes the
+ * whole run, so that the run goes back to the free tree in one
+ * free_return() (a purge after 1,000 vfrees in a row merged 1,000 ranges
+ * one by one).  Returns the area after the run.
+ * => s->lock held. */
+static struct vmap_area *take_lazy_run(struct vmap_space *s,
+				       struct vmap_area *va, unsigned int *room,
+				       struct vmap_spares *spares)
+{
+	struct vmap_area *next = va->link;
+
+	vmap_expect_state(va, VMAP_AREA_LAZY, VMAP_AREA_LAZY);
+	avl_erase(&s->busy_tree, &va->node);
+	s->reserved_bytes -= vmap_area_reserved_end(va) - va->start;
+	s->nr_lazy--;
+	(*room)--;
+	while (next && *room > 0 && vmap_area_reserved_end(next) == va->start) {
+		struct vmap_area *below = next;
+
+		next = below->link;
+		vmap_expect_state(below, VMAP_AREA_LAZY, VMAP_AREA_LAZY);
+		avl_erase(&s->busy_tree, &below->node);
+		s->reserved_bytes -= vmap_area_reserved_end(below) - below->start;
+		s->nr_lazy--;
+		(*room)--;
+		va->start = below->start;   /* va is in no tree: free to change */
+		spares_push(spares, below);
+	}
+	return next;
+}
+
 void vmap_purge_finish(struct vmap_space *s, struct vmap_purge_batch *batch,
 		       struct vmap_spares *spares)
 {
@@ -489,12 +522,13 @@ void vmap_purge_finish(struct vmap_space *s, struct vmap_purge_batch *batch,
 		 * for a chunk, not for the whole purge.  Each area goes back
 		 * whole under the lock, so the trees are consistent between
 		 * chunks; the batch itself is ours alone. */
+		unsigned int room = VMAP_PURGE_CHUNK;
+
 		spin_lock(&s->lock);
-		for (unsigned int n = 0; va && n < VMAP_PURGE_CHUNK; n++, va = next) {
-			next = va->link;
-			vmap_expect_state(va, VMAP_AREA_LAZY, VMAP_AREA_LAZY);
-			s->nr_lazy--;
-			vmap_release_locked(s, va, spares);
+		while (va && room > 0) {
+			next = take_lazy_run(s, va, &room, spares);
+			free_return(s, va, spares);
+			va = next;
 		}
 		vmap_debug_check(s);
 		spin_unlock(&s->lock);

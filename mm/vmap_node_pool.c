@@ -8,8 +8,17 @@
  * Pool frames are kept for good: the node count only grows to the peak
  * number of areas plus free ranges (about 60 nodes a frame).
  *
+ * Each CPU keeps a stash of nodes besides, taken from and given back to
+ * the pool VMAP_NODE_STASH_BATCH at a time: a vmalloc takes one node,
+ * and without the stash every vmalloc took the pool's lock once more
+ * (`tools/profile.py --callers spin_lock` on the linux table's all_4k
+ * row: 2% of all samples spun there).  Only its CPU's thread context
+ * touches a stash (vmalloc, vmap, ioremap and the purge are not for
+ * interrupt handlers, and nothing preempts a thread here): no lock.
+ *
  * Lock: vmap_node_pool.lock, a leaf; held for a few pointer moves.
  */
+#include "arch/x86/arch.h"
 #include "kernel/spinlock.h"
 #include "kernel/string.h"
 #include "mm/frame.h"
@@ -24,6 +33,14 @@ static struct {
 
 /* Carve one fresh frame into nodes.  -ENOMEM if there is none.
  * => no lock held; takes buddy.lock, then the pool's. */
+#define VMAP_NODE_STASH_BATCH 16   /* nodes moved per hold of the lock */
+#define VMAP_NODE_STASH_MAX   64   /* above this, a batch goes back */
+
+static struct vmap_node_stash {
+	struct vmap_area *head;     /* linked by .link */
+	unsigned int count;
+} vmap_node_stashes[MAX_CPUS];
+
 static int vmap_node_pool_grow(void)
 {
 	struct frame *f = frame_alloc(0, FRAME_KERNEL);
@@ -50,27 +67,60 @@ static int vmap_node_pool_grow(void)
 	return 0;
 }
 
+/* Move up to @n nodes from the list *@from to the list *@to, counting
+ * them off *@from_count and onto *@to_count. */
+static void node_list_move(struct vmap_area **from, uint64_t *from_count,
+			   unsigned int n, struct vmap_area **to,
+			   uint64_t *to_count)
+{
+	while (n-- > 0 && *from) {
+		struct vmap_area *va = *from;
+
+		*from = va->link;
+		va->link = *to;
+		*to = va;
+		(*from_count)--;
+		(*to_count)++;
+	}
+}
+
 static struct vmap_area *vmap_node_pool_take(void)
 {
-	irqflags_t irq = spin_lock_irqsave(&vmap_node_pool.lock);
-	struct vmap_area *va = vmap_node_pool.head;
+	struct vmap_node_stash *st = &vmap_node_stashes[this_cpu_id()];
+	struct vmap_area *va;
 
-	if (va) {
-		vmap_node_pool.head = va->link;
-		vmap_node_pool.count--;
+	if (!st->head) {
+		irqflags_t irq = spin_lock_irqsave(&vmap_node_pool.lock);
+		uint64_t got = 0;
+
+		node_list_move(&vmap_node_pool.head, &vmap_node_pool.count,
+			       VMAP_NODE_STASH_BATCH, &st->head, &got);
+		st->count += (unsigned int)got;
+		spin_unlock_irqrestore(&vmap_node_pool.lock, irq);
 	}
-	spin_unlock_irqrestore(&vmap_node_pool.lock, irq);
+	va = st->head;
+	if (va) {
+		st->head = va->link;
+		st->count--;
+	}
 	return va;
 }
 
 static void vmap_node_pool_put(struct vmap_area *va)
 {
-	irqflags_t irq = spin_lock_irqsave(&vmap_node_pool.lock);
+	struct vmap_node_stash *st = &vmap_node_stashes[this_cpu_id()];
 
-	va->link = vmap_node_pool.head;
-	vmap_node_pool.head = va;
-	vmap_node_pool.count++;
-	spin_unlock_irqrestore(&vmap_node_pool.lock, irq);
+	va->link = st->head;
+	st->head = va;
+	if (++st->count > VMAP_NODE_STASH_MAX) {
+		irqflags_t irq = spin_lock_irqsave(&vmap_node_pool.lock);
+		uint64_t left = st->count;
+
+		node_list_move(&st->head, &left, VMAP_NODE_STASH_BATCH,
+			       &vmap_node_pool.head, &vmap_node_pool.count);
+		st->count = (unsigned int)left;
+		spin_unlock_irqrestore(&vmap_node_pool.lock, irq);
+	}
 }
 
 struct vmap_area *vmap_node_pool_first(void)
