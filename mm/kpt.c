@@ -264,13 +264,16 @@ bool kpt_fault_is_spurious(virt_addr_t va, enum kpt_access access)
 }
 
 /* Is @edge, a boundary of the range, inside a larger page that the
- * page holding @inside maps? */
+ * page holding @inside maps?  The walk's level goes to *@level. */
 static int kpt_check_edge(const char *who, const char *name,
-			  virt_addr_t edge, virt_addr_t inside)
+			  virt_addr_t edge, virt_addr_t inside,
+			  enum pt_level *level)
 {
 	struct kpt_walk w;
+	int found = kpt_walk_locked(inside, &w);
 
-	if (kpt_walk_locked(inside, &w) != 0 || w.level == PT_LEVEL_PTE ||
+	*level = w.level;
+	if (found != 0 || w.level == PT_LEVEL_PTE ||
 	    IS_ALIGNED(edge, pt_level_size(w.level)))
 		return 0;
 	printk("%s: %s %#llx falls inside the %s page at %#llx; splitting a "
@@ -281,13 +284,20 @@ static int kpt_check_edge(const char *who, const char *name,
 }
 
 /* => kpt.lock held.  Only the two ends can cut a page: every page
- * between them lies wholly inside the range. */
+ * between them lies wholly inside the range.  When the first end's walk
+ * reached a PTE table and the last page shares its 2 MiB, the last page
+ * is in that table too: a 4 KiB page or none, nothing to cut (the
+ * common small vmalloc and ioremap, one walk instead of two). */
 int kpt_check_no_split(const char *who, virt_addr_t va, virt_addr_t end)
 {
-	int err = kpt_check_edge(who, "va", va, va);
+	enum pt_level level;
+	int err = kpt_check_edge(who, "va", va, va, &level);
 
+	if (!err && level == PT_LEVEL_PTE &&
+	    ALIGN_DOWN(va, 2 * MiB) == ALIGN_DOWN(end - PAGE_SIZE, 2 * MiB))
+		return 0;
 	if (!err)
-		err = kpt_check_edge(who, "va + size", end, end - PAGE_SIZE);
+		err = kpt_check_edge(who, "va + size", end, end - PAGE_SIZE, &level);
 	return err;
 }
 
