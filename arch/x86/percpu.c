@@ -13,7 +13,5 @@ void percpu_init_this_cpu(unsigned int cpu_id)
 	wrmsr(MSR_GS_BASE, (uint64_t)p);
 }
 
-unsigned int this_cpu_id(void)
-{
-	return this_cpu()->cpu_id;
-}
+_Static_assert(__builtin_offsetof(struct percpu, cpu_id) == PERCPU_CPU_ID_OFFSET,
+	       "this_cpu_id() (arch/x86/arch.h) reads cpu_id at this offset");

@@ -49,18 +49,3 @@ void arch_write_pgd_root(phys_addr_t root)
 {
 	write_cr3(root);
 }
-
-bool arch_irqs_enabled(void)
-{
-	return read_rflags() & RFLAGS_IF;
-}
-
-void arch_irq_disable(void)
-{
-	cli();
-}
-
-void arch_irq_enable(void)
-{
-	sti();
-}
