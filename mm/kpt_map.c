@@ -423,8 +423,9 @@ int kpt_map(const struct kpt_mapping *m, enum kpt_map_mode mode,
 		if (mode != KPT_MAP_NEW)
 			pt_gather_note_stale(gather, m->va, end);
 		kpt.stats.maps++;
-		trace3(TRACE_MAP, m->va, m->pa, m->size);
 	}
 	spin_unlock_irqrestore(&kpt.lock, irq);
+	if (!err)   /* recorded after the unlock: not time other CPUs wait */
+		trace3(TRACE_MAP, m->va, m->pa, m->size);
 	return err;
 }

@@ -136,9 +136,10 @@ static int kpt_unmap_range(const char *who, virt_addr_t va, uint64_t size,
 		kpt_unmap_pgd_range(kpt_root_table(), va, end, unlink_to);
 		pt_gather_note_stale(gather, va, end);
 		kpt.stats.unmaps++;
-		trace2(TRACE_UNMAP, va, size);
 	}
 	spin_unlock_irqrestore(&kpt.lock, irq);
+	if (!err)   /* recorded after the unlock: not time other CPUs wait */
+		trace2(TRACE_UNMAP, va, size);
 	return err;
 }
 

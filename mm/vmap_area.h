@@ -139,7 +139,10 @@ enum vmap_debug { VMAP_DEBUG_OFF, VMAP_DEBUG_CHECK_EVERY_OP };
  * lock; never take it in an interrupt handler. */
 struct vmap_space {
 	struct spinlock lock;
-	/* lock must be held when using everything below. */
+	/* lock must be held when using everything below, but for the
+	 * atomics that vmap_area_lazy_free() updates without it: lazy_head
+	 * (a push-only list, taken whole), nr_unmapping, nr_lazy and
+	 * lazy_bytes. */
 	virt_addr_t start, end;        /* the window: [start, end) */
 	struct avl_tree free_tree;     /* FREE ranges, coalesced */
 	struct avl_tree busy_tree;     /* BUSY, UNMAPPING and LAZY areas */
@@ -175,7 +178,8 @@ int vmap_area_alloc(struct vmap_space *s, uint64_t size, uint64_t align,
 /* Claim the area starting at @addr for freeing: it must be BUSY and of
  * @kind.  Otherwise prints what @addr is ("the middle of ioremap area
  * [a, b)", "already freed", ...) and returns -EINVAL.
- * => takes s->lock.  Then the caller unmaps, then vmap_area_lazy_free(). */
+ * => takes s->lock.  Then the caller unmaps, then vmap_area_lazy_free()
+ *    (which takes no lock: vmap_area.c says why). */
 int vmap_area_begin_free(struct vmap_space *s, virt_addr_t addr,
 			 enum vmap_kind kind, struct vmap_area **out);
 
