@@ -48,11 +48,13 @@ static struct buddy {
 
 /* A CPU's cache holds at most FRAME_CACHE_HIGH frames and moves them to
  * and from the buddy lists FRAME_CACHE_BATCH at a time, under one hold
- * of buddy.lock.  A 4 KiB vmalloc/vfree pair allocates one frame and
- * its purge frees it: the cache absorbs that pattern whole.  512 is the
- * 2 MiB vmalloc's frames, so its pair too stays in the cache: at -smp 4,
- * the cache took the 4 KiB pair from 11,539 to ... ns (the linux table
- * of `make bench`, -cpu max).  All caches full hold 8 MiB at MAX_CPUS. */
+ * of buddy.lock.  512 holds a 2 MiB vmalloc's frames.  Measured with
+ * alternating boots (`tools/bench.py --row burst --smp 1`): 2048 made
+ * the purge after 1,000 vfrees 10-20% cheaper (fewer spills to the
+ * lists) but lets four CPUs keep 32 MiB of a 512 MiB machine; 512 keeps
+ * 8 MiB.  Alone, the caches left the one-CPU 4 KiB pair as it was (7.7
+ * to 7.9 us, `--row vmalloc --smp 4`, poisoning on): what they remove is
+ * buddy.lock from every CPU's pair, and the splits and merges. */
 #define FRAME_CACHE_BATCH 64
 #define FRAME_CACHE_HIGH  512
 

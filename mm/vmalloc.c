@@ -36,10 +36,9 @@
  * array to allocate, and vfree moves them onto the gather one by one.
  *
  * Locks, in the order they nest:
- *   vm_lazy.cpu[].lock    one CPU's pending gather (a leaf; taken
- *                         after vmap_area_lazy_free() has dropped
- *                         vm_space.lock: the order is explained at
- *                         vm_lazy);
+ *   vm_lazy.cpu[].lock    one CPU's pending gather (a leaf; why the
+ *                         area goes LAZY before its pages join it is
+ *                         explained at vm_lazy);
  *   vm_space.lock         (inside mm/vmap_area.c) the trees;
  *   vmap_node_pool.lock   a leaf (mm/vmap_node_pool.c).
  */
