@@ -98,7 +98,7 @@ static struct avl_node *avl_balance(struct avl_tree *t, struct avl_node *n)
  * walks to the root, since the values above may still be stale.  The
  * early stop matters to the busy tree of mm/vmap_area.c: a purge takes
  * thousands of areas out of it, and refreshing every node up to the
- * root was a quarter of the purge's samples (tools/profile.py on the
+ * root was a quarter of the purge's samples (tools/profiler.py on the
  * linux table's purge_burst row). */
 void avl_fix_path(struct avl_tree *t, struct avl_node *n)
 {

@@ -62,7 +62,7 @@ static struct vmap_space vm_space;
 /* The data pages (and any table) that lazy unmaps took out, waiting for
  * a purge's shootdown, one gather per CPU: vfrees on different CPUs share
  * no lock here (a single lock here was the one every CPU's vfree waited
- * for most: `tools/profile.py --under all_cpus_body --callers spin_lock`
+ * for most: `tools/profiler.py --under all_cpus_body --callers spin_lock`
  * on the linux table's all_4k row).  An area becomes LAZY before its
  * pages join its CPU's gather, and a purge takes the gathers before the
  * LAZY areas: so pages never enter an earlier purge than the area whose

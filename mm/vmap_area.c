@@ -422,7 +422,7 @@ static void vmap_expect_state(const struct vmap_area *va, enum vmap_state want,
 
 /* Without s->lock: the one step of a vfree that took the space's lock a
  * second time (with four CPUs freeing at once, 11% of the linux table's
- * all_4k samples spun there, tools/profile.py --callers spin_lock).  The
+ * all_4k samples spun there, tools/profiler.py --callers spin_lock).  The
  * area is the caller's (UNMAPPING) until it is on the list, so its state
  * and link are ours to write; the push is one compare-and-swap, and a
  * purge takes the whole list with one exchange, so no node is ever taken

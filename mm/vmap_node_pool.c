@@ -11,7 +11,7 @@
  * Each CPU keeps a stash of nodes besides, taken from and given back to
  * the pool VMAP_NODE_STASH_BATCH at a time: a vmalloc takes one node,
  * and without the stash every vmalloc took the pool's lock once more
- * (`tools/profile.py --callers spin_lock` on the linux table's all_4k
+ * (`tools/profiler.py --callers spin_lock` on the linux table's all_4k
  * row: 2% of all samples spun there).  Only its CPU's thread context
  * touches a stash (vmalloc, vmap, ioremap and the purge are not for
  * interrupt handlers, and nothing preempts a thread here): no lock.

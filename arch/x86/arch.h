@@ -74,7 +74,7 @@ bool in_nmi(void);
  * inline: every lock and counter asks for them, and under QEMU's TCG
  * each call and return of a function costs a translation-block lookup
  * (this_cpu_id() alone was 7% of a vmalloc/vfree pair's samples out of
- * line, tools/profile.py on the linux table's vmalloc_4k row).  The host
+ * line, tools/profiler.py on the linux table's vmalloc_4k row).  The host
  * tests of mm/ supply their own (tests/host/host_env.c). */
 #if __STDC_HOSTED__
 unsigned int this_cpu_id(void);

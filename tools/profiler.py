@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Where a boot's guest time goes: a sampling profiler over QEMU's gdb stub.
 
-    tools/profile.py --cmdline "selftest=bench bench=full bench_row=all_4k"
-    tools/profile.py --smp 1 --cpu qemu64 --hz 200 --top 40 --cmdline ...
+    tools/profiler.py --cmdline "selftest=bench bench=full bench_row=all_4k"
+    tools/profiler.py --smp 1 --cpu qemu64 --hz 200 --top 40 --cmdline ...
 
 It boots the kernel paused (tools/qemu_run.py --gdb), lets it run, and
 every 1/HZ seconds stops every CPU, reads each CPU's RIP and follows its
