@@ -143,7 +143,7 @@ static const struct linux_row rows[] = {
 #define NROWS ARRAY_SIZE(rows)
 
 /* bench_row=NAME runs the floor and the rows whose name begins with
- * NAME: one row at a time, for tools/profile.py or a quick look. */
+ * NAME: one row at a time, for tools/profiler.py or a quick look. */
 static char bench_row_option[24];
 KERNEL_PARAM_STRING(bench_row, bench_row_option,
 		    "linux table: run the floor and the rows whose name "
