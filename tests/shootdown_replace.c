@@ -69,7 +69,7 @@ static void device_tlb_invalidate(struct shootdown_subscriber *s,
 struct replace_probe {
 	virt_addr_t va;
 	uint64_t seed;
-	unsigned int stale_cpus;   /* CPUs that still read the old pages */
+	uint64_t stale_cpus;       /* bit per CPU that still read the old pages */
 };
 
 static void replace_probe_body(struct selftest *t, unsigned int cpu, void *arg)
@@ -77,7 +77,7 @@ static void replace_probe_body(struct selftest *t, unsigned int cpu, void *arg)
 	struct replace_probe *p = arg;
 	bool stale = false;
 
-	(void)t, (void)cpu;
+	(void)t;
 	for (unsigned int i = 0; i < REPLACE_PAGES; i++) {
 		uint64_t v = 0;
 
@@ -86,7 +86,17 @@ static void replace_probe_body(struct selftest *t, unsigned int cpu, void *arg)
 			stale = true;
 	}
 	if (stale)
-		__atomic_add_fetch(&p->stale_cpus, 1, __ATOMIC_RELAXED);
+		__atomic_or_fetch(&p->stale_cpus, 1ULL << cpu, __ATOMIC_RELAXED);
+}
+
+/* How many CPUs @mask names. */
+static unsigned int cpus_in(uint64_t mask)
+{
+	unsigned int n = 0;
+
+	for (; mask; mask &= mask - 1)
+		n++;
+	return n;
 }
 
 static void flush_fn(void *arg)
@@ -97,8 +107,8 @@ static void flush_fn(void *arg)
 
 /* Map REPLACE_PAGES frames with 4 KiB pages at @va, let every CPU read
  * them, then replace the 2 MiB around them with one device page.
- * Returns how many CPUs still read the old pages afterwards. */
-static unsigned int replace_and_count_stale(struct selftest *t, virt_addr_t va,
+ * Returns the mask of CPUs that still read the old pages afterwards. */
+static uint64_t replace_and_count_stale(struct selftest *t, virt_addr_t va,
 					    const struct replacement *r,
 					    enum shootdown_selftest_fault fault,
 					    struct device_tlb_model *model)
@@ -157,7 +167,8 @@ static void test_huge_replace_frees_old_table_after_flush(struct selftest *t)
 {
 	struct device_tlb_model model = { .sub = { "device TLB model",
 						   device_tlb_invalidate, NULL } };
-	unsigned int stale;
+	uint64_t online_mask = (1ULL << smp_num_online()) - 1;   /* ids are dense */
+	uint64_t stale, others;
 
 	if (frame_count * FRAME_SIZE > GiB) {
 		selftest_skip(t, "more than 1 GiB of RAM: no device hole at 1 GiB");
@@ -165,11 +176,18 @@ static void test_huge_replace_frees_old_table_after_flush(struct selftest *t)
 	}
 	ASSERT_EQ(t, shootdown_subscribe(&model.sub), 0);
 
+	/* The bug is visible: every other CPU, idle between the two probes,
+	 * still reads the old pages.  This CPU does the replacement's work
+	 * in between, and QEMU's TLB is direct-mapped with a small victim
+	 * cache: it may evict its own entry (seen once in five `make test`
+	 * runs, at uefi -smp 8), so it is shown, not required. */
 	stale = replace_and_count_stale(t, REPLACE_VA(0), &replace_2m,
 					SHOOTDOWN_FAULT_SKIP_ALL, &model);
-	selftest_diag(t, "no flush: %u of %u CPUs still read the old 4 KiB pages",
-		      stale, smp_num_online());
-	EXPECT_EQ(t, stale, smp_num_online());    /* the bug is visible */
+	others = online_mask & ~(1ULL << this_cpu_id());
+	selftest_diag(t, "no flush: %u of %u CPUs still read the old 4 KiB pages "
+		      "(this CPU %s)", cpus_in(stale), smp_num_online(),
+		      stale >> this_cpu_id() & 1 ? "too" : "not: it evicted its entry");
+	EXPECT_EQ(t, stale & others, others);
 
 	for (int i = 0; i < 2; i++) {
 		const struct replacement *r = i == 0 ? &replace_2m : &replace_1g;
@@ -181,7 +199,7 @@ static void test_huge_replace_frees_old_table_after_flush(struct selftest *t)
 		stale = replace_and_count_stale(t, REPLACE_VA(1 + i), r,
 						SHOOTDOWN_SAFE, &model);
 		selftest_diag(t, "%s page with the shootdown: %u CPUs read the old "
-			      "pages", r->name, stale);
+			      "pages", r->name, cpus_in(stale));
 		EXPECT_EQ(t, stale, 0);
 		EXPECT_EQ(t, model.calls, 1);
 		EXPECT_TRUE(t, model.table_still_gathered);   /* told before the free */
