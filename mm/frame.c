@@ -77,13 +77,11 @@ const char *frame_use_name(enum frame_use use)
 	return (unsigned int)use < FRAME_USE_COUNT ? frame_use_names[use] : "?";
 }
 
-struct frame *frame_of(phys_addr_t pa)
+void frame_beyond_ram(phys_addr_t pa)
 {
-	if ((pa >> FRAME_SHIFT) >= frame_count)
-		panic("frame_of: pa %#llx is beyond the end of RAM (%#llx)",
-		      (unsigned long long)pa,
-		      (unsigned long long)(frame_count << FRAME_SHIFT));
-	return &frame_table[pa >> FRAME_SHIFT];
+	panic("frame_of: pa %#llx is beyond the end of RAM (%#llx)",
+	      (unsigned long long)pa,
+	      (unsigned long long)(frame_count << FRAME_SHIFT));
 }
 
 /* ---- free lists (buddy.lock held) ---- */

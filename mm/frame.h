@@ -198,8 +198,16 @@ static inline struct frame *frame_list_pop(struct frame **head)
 	return f;
 }
 
-/* The frame holding physical address @pa; panics beyond the end of RAM. */
-struct frame *frame_of(phys_addr_t pa);
+/* The frame holding physical address @pa; panics beyond the end of RAM
+ * (frame_beyond_ram(), mm/frame.c).  Inline: every step of every walk
+ * asks for it. */
+void frame_beyond_ram(phys_addr_t pa);
+static inline struct frame *frame_of(phys_addr_t pa)
+{
+	if ((pa >> FRAME_SHIFT) >= frame_count)
+		frame_beyond_ram(pa);
+	return &frame_table[pa >> FRAME_SHIFT];
+}
 
 static inline enum frame_use frame_use_of_level(enum pt_level level)
 {

@@ -19,35 +19,15 @@ const char *pt_level_name(enum pt_level level)
 	return (unsigned int)level <= PT_LEVEL_PGD ? names[level] : "?";
 }
 
-/* Is @f a page table of @level that is linked into the tree?  Panics
- * with everything known if not: a walk is about to read a frame that is
- * free, reused, or never was a table. */
-static void kpt_check_table(const struct frame *f, enum pt_level level,
-			    virt_addr_t va, pte_t e)
+void kpt_bad_table(const struct frame *f, enum pt_level level, virt_addr_t va,
+		   pte_t e)
 {
-	if (f->use == frame_use_of_level(level) && (f->flags & FRAME_F_LINKED))
-		return;
 	panic("kpt: walking to va %#llx, entry %#llx leads to frame %#llx, "
 	      "which is recorded as %s%s, not a linked %s table",
 	      (unsigned long long)va, (unsigned long long)e,
 	      (unsigned long long)frame_pa(f), frame_use_name(f->use),
 	      f->flags & FRAME_F_GATHERED ? " (gathered)" : "",
 	      pt_level_name(level));
-}
-
-/* => kpt.lock held.  Reads only. */
-pte_t *kpt_root_table(void)
-{
-	KPT_ASSERT_LOCKED();
-	kpt_check_table(frame_of(kpt.root), PT_LEVEL_PGD, 0, kpt.root);
-	return phys_to_virt(kpt.root);
-}
-
-/* => kpt.lock held.  Reads only. */
-pte_t *kpt_descend(pte_t e, enum pt_level table_level, virt_addr_t va)
-{
-	kpt_check_table(frame_of(pte_table_addr(e)), table_level, va, e);
-	return phys_to_virt(pte_table_addr(e));
 }
 
 /* The table holding @entry. */

@@ -11,13 +11,43 @@
 
 #define KPT_ASSERT_LOCKED() BUG_ON(!spin_is_held_by_me(&kpt.lock))
 
-/* The root table, checked like every other table a walk enters. */
-pte_t *kpt_root_table(void);
+/* The walkers' steps, inline: every walk takes four, and under QEMU's
+ * TCG a call and its return cost more than the check (kpt_descend(),
+ * kpt_root_table() and frame_of() were 16% of a 4 KiB vmalloc/vfree
+ * pair's samples out of line, tools/profiler.py, linux table's
+ * vmalloc_4k row). */
+
+/* Panic with everything known: a walk is about to read a frame that is
+ * free, reused, or never was a table (kpt.c). */
+void kpt_bad_table(const struct frame *f, enum pt_level level, virt_addr_t va,
+		   pte_t e);
+
+/* Is @f a page table of @level that is linked into the tree? */
+static inline void kpt_check_table(const struct frame *f, enum pt_level level,
+				   virt_addr_t va, pte_t e)
+{
+	if (f->use != frame_use_of_level(level) || !(f->flags & FRAME_F_LINKED))
+		kpt_bad_table(f, level, va, e);
+}
+
+/* The root table, checked like every other table a walk enters.
+ * => kpt.lock held.  Reads only. */
+static inline pte_t *kpt_root_table(void)
+{
+	KPT_ASSERT_LOCKED();
+	kpt_check_table(frame_of(kpt.root), PT_LEVEL_PGD, 0, kpt.root);
+	return phys_to_virt(kpt.root);
+}
 
 /* The table that present table entry @e points to, one level down at
  * @table_level; panics unless that frame is a linked page table of that
- * level.  @va is only for the panic message. */
-pte_t *kpt_descend(pte_t e, enum pt_level table_level, virt_addr_t va);
+ * level.  @va is only for the panic message.  => kpt.lock held. */
+static inline pte_t *kpt_descend(pte_t e, enum pt_level table_level,
+				 virt_addr_t va)
+{
+	kpt_check_table(frame_of(pte_table_addr(e)), table_level, va, e);
+	return phys_to_virt(pte_table_addr(e));
+}
 
 /* Write @value into @entry, keeping its table's count of present entries. */
 void kpt_entry_write(pte_t *entry, pte_t value);
