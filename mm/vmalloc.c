@@ -325,18 +325,26 @@ static void frame_list_free_unmapped(struct frame *head)
 		frame_free(f, FRAME_VMALLOC);
 }
 
+/* Reclaims one vmalloc may ask for before it gives up.  One was not
+ * always enough with eight CPUs short at once: the frames a purge gives
+ * back go to the purging CPU's cache, and other CPUs' caches refill from
+ * the lists as they drain (vmalloc_bad.random_ops_on_all_cpus_leak_nothing
+ * failed once at -smp 8); each further round purges again or waits for a
+ * purge in flight, and stops when nothing is left to get back. */
+#define VM_SHORTAGE_ROUNDS 4
+
 /* @n frames for a vmalloc area, listed; NULL if the allocator is out
- * even after a purge returned the waiting pages. */
+ * even after purges returned the waiting pages. */
 static struct frame *frame_list_alloc(uint64_t n)
 {
 	struct frame *head = NULL;
-	bool purged = false;
+	unsigned int rounds = 0;
 
 	for (uint64_t i = 0; i < n; i++) {
 		struct frame *f = frame_alloc(0, FRAME_VMALLOC);
 
-		if (!f && !purged && vm_reclaim_for_shortage()) {
-			purged = true;
+		while (!f && rounds < VM_SHORTAGE_ROUNDS && vm_reclaim_for_shortage()) {
+			rounds++;
 			f = frame_alloc(0, FRAME_VMALLOC);
 		}
 		if (!f) {
