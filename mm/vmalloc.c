@@ -129,25 +129,23 @@ static bool vm_reclaim_for_shortage(void)
 
 /* ---- ranges of the window ---- */
 
-/* Each CPU keeps its two reserve nodes between calls: an allocation
- * uses one at most, so the next call takes one node from the pool, not
- * two, and puts none back.  Only its CPU's thread context touches it
- * (vmalloc and ioremap are not for interrupt handlers), so no lock. */
-static struct vmap_node_reserve vm_cpu_reserve[MAX_CPUS];
-
+/* The reserve's nodes come from this CPU's stash in the node pool
+ * (mm/vmap_node_pool.c), and the one an allocation leaves unused goes
+ * back there: no lock either way while the stash lasts. */
 int vm_borrow_range(const char *fn, uint64_t size, uint64_t align,
 		    enum vmap_kind kind, struct vmap_area **out)
 {
-	struct vmap_node_reserve *r = &vm_cpu_reserve[this_cpu_id()];
+	struct vmap_node_reserve r = { NULL, NULL };
 	int err, nodes_err;
 
 	for (bool retried = false; ; retried = true) {
-		err = nodes_err = vmap_node_reserve_fill(r);
+		err = nodes_err = vmap_node_reserve_fill(&r);
 		if (!err)
-			err = vmap_area_alloc(&vm_space, size, align, kind, r, out);
+			err = vmap_area_alloc(&vm_space, size, align, kind, &r, out);
 		if (err != -ENOMEM || retried || !vm_reclaim_for_shortage())
 			break;   /* done, or nothing more to get back */
 	}
+	vmap_node_reserve_return(&r);
 	if (err == -ENOMEM)
 		printk("%s: no room for %#llx bytes aligned to %#llx: %s\n", fn,
 		       (unsigned long long)size, (unsigned long long)align,
