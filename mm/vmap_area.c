@@ -6,11 +6,19 @@
  *   free_tree  the free ranges, coalesced: no two touch.  Each node also
  *              holds subtree_max, the longest range in its subtree, so a
  *              search skips whole subtrees that cannot fit.
- *   busy_tree  every area that is not free (BUSY, UNMAPPING, LAZY), for
- *              the lookups of vfree/iounmap and their error messages.
+ *   busy_tree  the areas lent out (BUSY), for the lookups of vfree and
+ *              iounmap and their error messages.
  *
- * Together they tile the window: every address in [start, end) is in
- * exactly one free range or in one area's [start, end + guard).
+ * An area leaves the busy tree when its free begins (UNMAPPING), as
+ * Linux's vfree unlinks its area at once: the purge then has nothing to
+ * take out of a tree, only ranges to give back (it erased 1,000 nodes
+ * one by one after a burst of 1,000 vfrees, 40% of its time,
+ * tools/profiler.py --under vm_purge_lazy_now).  Until the purge, an
+ * UNMAPPING or LAZY area is in no tree: a gap between the pieces.
+ *
+ * So the trees and the gaps tile the window: every address in
+ * [start, end) is in exactly one free range, one BUSY area's
+ * [start, end + guard), or a gap, and the gaps add up to freeing_bytes.
  * vmap_space_check() (vmap_area_check.c) verifies that and the rest.
  *
  * Lock rule: s->lock guards both trees, the lazy list and the counters.
@@ -393,9 +401,11 @@ int vmap_area_begin_free(struct vmap_space *s, virt_addr_t addr,
 
 	spin_lock(&s->lock);
 	va = vmap_area_find(s, addr);
-	if (va && va->state == VMAP_AREA_BUSY && va->kind == kind) {
+	if (va && va->kind == kind) {
+		avl_erase(&s->busy_tree, &va->node);   /* see the top */
 		va->state = VMAP_AREA_UNMAPPING;
 		s->nr_busy--;
+		s->freeing_bytes += vmap_area_reserved_end(va) - va->start;
 		__atomic_add_fetch(&s->nr_unmapping, 1, __ATOMIC_RELAXED);
 		vmap_debug_check(s);
 		spin_unlock(&s->lock);
@@ -434,8 +444,9 @@ void vmap_area_lazy_free(struct vmap_space *s, struct vmap_area *area)
 
 	vmap_expect_state(area, VMAP_AREA_UNMAPPING, VMAP_AREA_UNMAPPING);
 	area->state = VMAP_AREA_LAZY;
-	__atomic_sub_fetch(&s->nr_unmapping, 1, __ATOMIC_RELAXED);
+	/* Add before taking away: the checker's counters, never low. */
 	__atomic_add_fetch(&s->nr_lazy, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&s->nr_unmapping, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->lazy_bytes, vmap_area_lazy_cost(area),
 			   __ATOMIC_RELAXED);
 	head = __atomic_load_n(&s->lazy_head, __ATOMIC_RELAXED);
@@ -450,27 +461,22 @@ void vmap_area_lazy_free(struct vmap_space *s, struct vmap_area *area)
 	}
 }
 
-/* Take @va out of the busy tree and its range back into free space.
- * => s->lock held; @va's counters already dropped by the caller. */
-static void vmap_release_locked(struct vmap_space *s, struct vmap_area *va,
-				struct vmap_spares *spares)
-{
-	vmap_assert_locked(s);
-	avl_erase(&s->busy_tree, &va->node);
-	s->reserved_bytes -= vmap_area_reserved_end(va) - va->start;
-	free_return(s, va, spares);
-}
-
 void vmap_area_free_unmapped(struct vmap_space *s, struct vmap_area *area,
 			     struct vmap_spares *spares)
 {
+	uint64_t bytes = vmap_area_reserved_end(area) - area->start;
+
 	spin_lock(&s->lock);
 	vmap_expect_state(area, VMAP_AREA_BUSY, VMAP_AREA_UNMAPPING);
-	if (area->state == VMAP_AREA_BUSY)
+	if (area->state == VMAP_AREA_BUSY) {
+		avl_erase(&s->busy_tree, &area->node);
 		s->nr_busy--;
-	else
+	} else {
 		__atomic_sub_fetch(&s->nr_unmapping, 1, __ATOMIC_RELAXED);
-	vmap_release_locked(s, area, spares);
+		s->freeing_bytes -= bytes;
+	}
+	s->reserved_bytes -= bytes;
+	free_return(s, area, spares);
 	vmap_debug_check(s);
 	spin_unlock(&s->lock);
 }
@@ -494,35 +500,35 @@ void vmap_purge_begin(struct vmap_space *s, struct vmap_purge_batch *batch)
 }
 
 /* Take @va and the batch areas after it that end where the previous one
- * begins (a burst of vfrees lists its areas from the highest down) out
- * of the busy tree, at most @room of them; the first node becomes the
- * whole run, so that the run goes back to the free tree in one
- * free_return() (a purge after 1,000 vfrees in a row merged 1,000 ranges
- * one by one).  Returns the area after the run.
+ * begins (a burst of vfrees lists its areas from the highest down), at
+ * most @room of them; the first node becomes the whole run, so that the
+ * run goes back to the free tree in one free_return() (a purge after
+ * 1,000 vfrees in a row merged 1,000 ranges one by one).  Returns the
+ * area after the run.
  * => s->lock held. */
 static struct vmap_area *take_lazy_run(struct vmap_space *s,
 				       struct vmap_area *va, unsigned int *room,
 				       struct vmap_spares *spares)
 {
 	struct vmap_area *next = va->link;
+	virt_addr_t end = vmap_area_reserved_end(va);
+	uint64_t areas = 1;
 
 	vmap_expect_state(va, VMAP_AREA_LAZY, VMAP_AREA_LAZY);
-	avl_erase(&s->busy_tree, &va->node);
-	s->reserved_bytes -= vmap_area_reserved_end(va) - va->start;
-	__atomic_sub_fetch(&s->nr_lazy, 1, __ATOMIC_RELAXED);
 	(*room)--;
 	while (next && *room > 0 && vmap_area_reserved_end(next) == va->start) {
 		struct vmap_area *below = next;
 
 		next = below->link;
 		vmap_expect_state(below, VMAP_AREA_LAZY, VMAP_AREA_LAZY);
-		avl_erase(&s->busy_tree, &below->node);
-		s->reserved_bytes -= vmap_area_reserved_end(below) - below->start;
-		__atomic_sub_fetch(&s->nr_lazy, 1, __ATOMIC_RELAXED);
 		(*room)--;
+		areas++;
 		va->start = below->start;   /* va is in no tree: free to change */
 		spares_push(spares, below);
 	}
+	s->reserved_bytes -= end - va->start;
+	s->freeing_bytes -= end - va->start;
+	__atomic_sub_fetch(&s->nr_lazy, areas, __ATOMIC_RELAXED);
 	return next;
 }
 

@@ -88,8 +88,9 @@ enum vmap_state {
 
 /* One node: a free range, or an area with its guard page. */
 struct vmap_area {
-	struct avl_node node;      /* FREE: in free_tree; BUSY, UNMAPPING,
-				      LAZY: in busy_tree; both by .start */
+	struct avl_node node;      /* FREE: in free_tree; BUSY: in
+				      busy_tree; both by .start.  UNMAPPING
+				      and LAZY: in no tree */
 	virt_addr_t start;         /* FREE: [start, end) is free.  Others: */
 	virt_addr_t end;           /*   [start, end) is the area, and the
 				      guard page follows at end */
@@ -145,13 +146,15 @@ struct vmap_space {
 	 * lazy_bytes. */
 	virt_addr_t start, end;        /* the window: [start, end) */
 	struct avl_tree free_tree;     /* FREE ranges, coalesced */
-	struct avl_tree busy_tree;     /* BUSY, UNMAPPING and LAZY areas */
+	struct avl_tree busy_tree;     /* BUSY areas */
 	struct vmap_area *lazy_head;   /* LAZY areas not yet in a batch */
 	uint64_t nr_free;              /* free ranges */
 	uint64_t nr_busy;              /* areas in each state */
 	uint64_t nr_unmapping;
 	uint64_t nr_lazy;              /* listed or in a batch */
 	uint64_t reserved_bytes;       /* areas + guards, any state but FREE */
+	uint64_t freeing_bytes;        /* of those, UNMAPPING and LAZY: the
+					  gaps between the trees */
 	uint64_t lazy_bytes;           /* areas + guards on lazy_head: the
 				          purge trigger reads this */
 	uint64_t last_search_visits;   /* tree nodes the last search read */

@@ -232,14 +232,16 @@ static void test_purge_takes_only_earlier(struct test *t)
 	fx_drain_spares(&f);
 	EXPECT_EQ(t, f.s.nr_lazy, 1);
 	EXPECT_EQ(t, f.s.lazy_bytes, 2 * K4);
-	spin_lock(&f.s.lock);
-	struct vmap_area *was_a = vmap_area_find(&f.s, a);
-	struct vmap_area *still_b = vmap_area_find(&f.s, b);
-	spin_unlock(&f.s.lock);
-	EXPECT_EQ(t, was_a, NULL);
-	if (!still_b || still_b->state != VMAP_AREA_LAZY)
-		fail(t, "the area made lazy after the purge began is %s",
-		     still_b ? vmap_state_name(still_b->state) : "gone");
+	char what_a[160], what_b[160];
+
+	vmap_area_describe(&f.s, a, what_a, sizeof(what_a));
+	vmap_area_describe(&f.s, b, what_b, sizeof(what_b));
+	if (!strstr(what_a, "is in free range"))
+		fail(t, "the purged area is not free: %s", what_a);
+	if (!strstr(what_b, "waiting for a TLB purge") || !f.s.lazy_head ||
+	    f.s.lazy_head->start != b || f.s.lazy_head->link)
+		fail(t, "the area made lazy after the purge began is not the one "
+		     "listed: %s", what_b);
 	fx_purge(&f);
 	EXPECT_EQ(t, f.s.nr_lazy, 0);
 	fx_destroy(t, &f);
@@ -411,7 +413,8 @@ static void test_lookup(struct test *t)
 		{ "middle", a + 2 * K4 + 5, 0, a, "is the middle of vmalloc area" },
 		{ "last_byte", a + 4 * K4 - 1, 0, a, "is the middle of vmalloc area" },
 		{ "guard", a + 4 * K4, 0, a, "is the guard page of vmalloc area" },
-		{ "lazy_start", b, b, b, "already freed and waiting for a TLB purge" },
+		{ "lazy_start", b, 0, 0, "already freed and waiting for a TLB purge" },
+		{ "lazy_guard", b + K4, 0, 0, "is the guard page of vmalloc area" },
 		{ "free", b + 2 * K4, 0, 0, "is in free range" },
 		{ "below", WSTART - 1, 0, 0, "is outside the vmap space" },
 		{ "end", WEND, 0, 0, "is outside the vmap space" },
@@ -544,6 +547,8 @@ static void test_checker_sees_damage(struct test *t)
 		{ "area_past_window", &area->end, WEND, "outside" },
 		{ "nr_free", &f.s.nr_free, 7, "nr_free" },
 		{ "reserved_bytes", &f.s.reserved_bytes, 0, "reserved_bytes" },
+		{ "freeing_bytes", &f.s.freeing_bytes, 2 * K4, "do not cover" },
+		{ "nr_lazy", &f.s.nr_lazy, 1, "nr_unmapping and nr_lazy" },
 		{ "lazy_bytes", &f.s.lazy_bytes, K4, "lazy_bytes" },
 	};
 

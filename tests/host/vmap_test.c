@@ -152,6 +152,12 @@ void fx_destroy(struct test *t, struct fx *f)
 	f->s.debug = VMAP_DEBUG_OFF;
 	tree_free_all(f, &f->s.free_tree);
 	tree_free_all(f, &f->s.busy_tree);
+	while (f->s.lazy_head) {   /* LAZY areas are in no tree */
+		struct vmap_area *va = f->s.lazy_head;
+
+		f->s.lazy_head = va->link;
+		node_delete(f, va);
+	}
 	fx_drain_spares(f);
 	if (f->r.area)
 		node_delete(f, f->r.area);
