@@ -56,7 +56,7 @@ static struct buddy {
  * to 7.9 us, `--row vmalloc --smp 4`, poisoning on): what they remove is
  * buddy.lock from every CPU's pair, and the splits and merges. */
 #define FRAME_CACHE_BATCH 64
-#define FRAME_CACHE_HIGH  512
+#define FRAME_CACHE_HIGH  2048
 
 static struct frame_cache {
 	struct spinlock lock;      /* guards head and count; see the top */
@@ -297,6 +297,7 @@ static bool frame_fail_injected(void)
  * cleared after it stops being FREE, and a CPU merging a neighbour under
  * buddy.lock sees one or the other, never a bare FREE frame off-list. */
 
+/* The caller adds to frame_stats.cached, once for all it pushed. */
 static void cache_push(struct frame_cache *c, uint64_t pfn)
 {
 	struct frame *f = &frame_table[pfn];
@@ -306,10 +307,10 @@ static void cache_push(struct frame_cache *c, uint64_t pfn)
 	f->next = c->head;
 	c->head = (uint32_t)pfn;
 	c->count++;
-	__atomic_add_fetch(&frame_stats.cached, 1, __ATOMIC_RELAXED);
 }
 
-/* The first cached frame, still flagged CACHED; FRAME_NIL if none. */
+/* The first cached frame, still flagged CACHED; FRAME_NIL if none.  The
+ * caller takes from frame_stats.cached, once for all it popped. */
 static uint64_t cache_pop(struct frame_cache *c)
 {
 	uint64_t pfn = c->head;
@@ -319,7 +320,6 @@ static uint64_t cache_pop(struct frame_cache *c)
 	c->head = frame_table[pfn].next;
 	frame_table[pfn].next = FRAME_NIL;
 	c->count--;
-	__atomic_sub_fetch(&frame_stats.cached, 1, __ATOMIC_RELAXED);
 	return pfn;
 }
 
@@ -327,8 +327,10 @@ static uint64_t cache_pop(struct frame_cache *c)
  * => @c->lock held, IRQs off. */
 static void cache_refill(struct frame_cache *c)
 {
+	unsigned int i;
+
 	spin_lock(&buddy.lock);
-	for (unsigned int i = 0; i < FRAME_CACHE_BATCH; i++) {
+	for (i = 0; i < FRAME_CACHE_BATCH; i++) {
 		uint64_t pfn = buddy_take(0);
 
 		if (pfn == FRAME_NIL)
@@ -336,20 +338,23 @@ static void cache_refill(struct frame_cache *c)
 		cache_push(c, pfn);
 	}
 	spin_unlock(&buddy.lock);
+	__atomic_add_fetch(&frame_stats.cached, i, __ATOMIC_RELAXED);
 }
 
 /* Move @n frames (all, if fewer) from @c back to the lists.
  * => @c->lock held, IRQs off. */
 static void cache_give_back(struct frame_cache *c, uint64_t n)
 {
-	uint64_t pfn;
+	uint64_t pfn, moved = 0;
 
 	spin_lock(&buddy.lock);
 	while (n-- > 0 && (pfn = cache_pop(c)) != FRAME_NIL) {
 		frame_table[pfn].flags &= (uint8_t)~FRAME_F_CACHED;
 		buddy_insert(pfn, 0);
+		moved++;
 	}
 	spin_unlock(&buddy.lock);
+	__atomic_sub_fetch(&frame_stats.cached, moved, __ATOMIC_RELAXED);
 }
 
 void frame_caches_drain(void)
@@ -375,6 +380,7 @@ static uint64_t cache_alloc(enum frame_use use)
 		cache_refill(c);
 	pfn = cache_pop(c);
 	if (pfn != FRAME_NIL) {
+		__atomic_sub_fetch(&frame_stats.cached, 1, __ATOMIC_RELAXED);
 		block_set_use(pfn, 0, use);   /* not FREE any more ... */
 		barrier();
 		frame_table[pfn].flags &= (uint8_t)~FRAME_F_CACHED;   /* ... then */
@@ -383,20 +389,39 @@ static uint64_t cache_alloc(enum frame_use use)
 	return pfn;
 }
 
-/* Frames that were allocated (checked and poisoned) into this CPU's
- * cache; the surplus above FRAME_CACHE_HIGH back to the lists. */
-static void cache_free(struct frame *const *frames, unsigned int n)
+/* An allocated frame (checked, poisoned) made a cached free frame: its
+ * old use counted in @was, for cache_free_chain() to take off the
+ * statistics once per chain (per-frame atomics were a fifth of a
+ * purge's time under TCG).  Its .next is the caller's to link. */
+static void cache_mark_free(struct frame *f, uint32_t *was)
+{
+	f->flags |= FRAME_F_CACHED;   /* before it is FREE */
+	barrier();
+	was[f->use]++;
+	f->use = (uint8_t)FRAME_FREE;
+	f->order = 0;
+	f->entries = 0;
+}
+
+/* The chain @first .. @last of @n frames that cache_mark_free() marked,
+ * linked by .next, onto this CPU's cache in one splice; the surplus
+ * above FRAME_CACHE_HIGH back to the lists. */
+static void cache_free_chain(struct frame *first, struct frame *last,
+			     uint64_t n, const uint32_t *was)
 {
 	struct frame_cache *c = &frame_caches[this_cpu_id()];
-	irqflags_t irq = spin_lock_irqsave(&c->lock);
+	irqflags_t irq;
 
-	for (unsigned int i = 0; i < n; i++) {
-		frames[i]->flags |= FRAME_F_CACHED;   /* before it is FREE */
-		barrier();
-		block_set_use(frame_pfn(frames[i]), 0, FRAME_FREE);
-		frames[i]->entries = 0;
-		cache_push(c, frame_pfn(frames[i]));
-	}
+	for (unsigned int use = 0; use < FRAME_USE_COUNT; use++)
+		if (was[use])
+			__atomic_sub_fetch(&frame_stats.frames[use], was[use],
+					   __ATOMIC_RELAXED);
+	__atomic_add_fetch(&frame_stats.frames[FRAME_FREE], n, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&frame_stats.cached, n, __ATOMIC_RELAXED);
+	irq = spin_lock_irqsave(&c->lock);
+	last->next = c->head;
+	c->head = (uint32_t)frame_pfn(first);
+	c->count += (uint32_t)n;
 	if (c->count > FRAME_CACHE_HIGH)
 		cache_give_back(c, c->count - FRAME_CACHE_HIGH + FRAME_CACHE_BATCH);
 	spin_unlock_irqrestore(&c->lock, irq);
@@ -515,40 +540,49 @@ void frame_free(struct frame *f, enum frame_use use)
 	 * CPU may allocate it, and our memset would land in its data. */
 	if (frame_debug != FRAME_DEBUG_OFF)
 		poison_block(frame_debug, pfn, order);
-	if (order == 0 && !READ_ONCE(frame_caches_off))
-		cache_free(&f, 1);
-	else
+	if (order == 0 && !READ_ONCE(frame_caches_off)) {
+		uint32_t was[FRAME_USE_COUNT] = { 0 };
+
+		cache_mark_free(f, was);
+		cache_free_chain(f, f, 1, was);
+	} else {
 		buddy_free(pfn, order);
+	}
 }
 
-/* Frames per hold of this CPU's cache lock in frame_free_list(): the
- * purge frees thousands at once, and the surplus above FRAME_CACHE_HIGH
- * goes back to the lists (buddy.lock) a batch at a time. */
-#define FRAME_FREE_BATCH FRAME_CACHE_BATCH
-
+/* One pass over the list: each frame is checked, poisoned if asked,
+ * marked and linked where it lies into a chain that joins this CPU's
+ * cache in one splice at the end (a purge frees a thousand at once). */
 void frame_free_list(struct frame **head)
 {
-	struct frame *ready[FRAME_FREE_BATCH], *f;
-	unsigned int n;
+	uint32_t was[FRAME_USE_COUNT] = { 0 };
+	struct frame *first = NULL, *last = NULL, *f;
+	bool cache = !READ_ONCE(frame_caches_off);
+	uint64_t n = 0;
 
-	do {
-		/* Check and poison outside the locks, as frame_free() does. */
-		for (n = 0; n < FRAME_FREE_BATCH && (f = frame_list_pop(head)); ) {
-			const char *refusal = frame_free_refusal(f, (enum frame_use)f->use);
+	while ((f = frame_list_pop(head))) {
+		const char *refusal;
 
-			if (refusal) {
-				frame_bug("frame_free_list: frame %#llx: %s (recorded "
-					  "use %s)", (unsigned long long)frame_pa(f),
-					  refusal, frame_use_name(f->use));
-				continue;
-			}
-			if (frame_debug != FRAME_DEBUG_OFF)
-				poison_block(frame_debug, frame_pfn(f), f->order);
-			if (f->order == 0 && !READ_ONCE(frame_caches_off))
-				ready[n++] = f;
-			else
-				buddy_free(frame_pfn(f), f->order);
+		f->flags &= (uint8_t)~FRAME_F_GATHERED;   /* flushed */
+		refusal = frame_free_refusal(f, (enum frame_use)f->use);
+		if (refusal) {
+			frame_bug("frame_free_list: frame %#llx: %s (recorded "
+				  "use %s)", (unsigned long long)frame_pa(f),
+				  refusal, frame_use_name(f->use));
+			continue;
 		}
-		cache_free(ready, n);
-	} while (*head);
+		if (frame_debug != FRAME_DEBUG_OFF)
+			poison_block(frame_debug, frame_pfn(f), f->order);
+		if (f->order != 0 || !cache) {
+			buddy_free(frame_pfn(f), f->order);
+			continue;
+		}
+		cache_mark_free(f, was);
+		f->next = first ? (uint32_t)frame_pfn(first) : FRAME_NIL;
+		first = f;
+		last = last ? last : f;
+		n++;
+	}
+	if (n)
+		cache_free_chain(first, last, n, was);
 }

@@ -148,6 +148,12 @@ struct frame_bug_record {
 };
 extern struct frame_bug_record frame_bug_last;
 
+/* Is @f a page-table page (of any level)? */
+static inline bool frame_is_table(const struct frame *f)
+{
+	return f->use >= FRAME_PT_PTE && f->use <= FRAME_PT_PGD;
+}
+
 static inline uint64_t frame_pfn(const struct frame *f)
 {
 	return (uint64_t)(f - frame_table);
@@ -234,8 +240,10 @@ void frame_free(struct frame *f, enum frame_use use);
 
 /* frame_free() for every frame on the list *@head (frame_list_push()),
  * each as its recorded use, with the same checks; @head ends empty.
- * Cheaper than one frame_free() each: the cache lock is taken once per
- * FRAME_FREE_BATCH frames (the purge frees thousands at once).
+ * The list may be a gather's after its shootdown (mm/gather.h): the
+ * frames' FRAME_F_GATHERED comes off here, in the same pass.  Cheaper
+ * than one frame_free() each: the single frames join this CPU's cache
+ * in one splice (the purge frees thousands at once).
  * => takes this CPU's cache lock, buddy.lock inside it (IRQs off
  *    inside); any context but NMI. */
 void frame_free_list(struct frame **head);

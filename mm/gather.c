@@ -19,7 +19,7 @@ void pt_gather_add(struct pt_gather *g, struct frame *f)
 		g->tail = f;
 	frame_list_push(&g->head, f);
 	g->nr_frames++;
-	if (f->use >= FRAME_PT_PTE && f->use <= FRAME_PT_PGD)
+	if (frame_is_table(f))
 		g->nr_tables++;
 }
 
@@ -57,8 +57,6 @@ void pt_gather_note_stale(struct pt_gather *g, virt_addr_t start,
 
 void pt_gather_free_all(struct pt_gather *g)
 {
-	for (struct frame *f = g->head; f; f = frame_list_next(f))
-		f->flags &= (uint8_t)~FRAME_F_GATHERED;
-	frame_free_list(&g->head);
+	frame_free_list(&g->head);   /* clears FRAME_F_GATHERED too */
 	pt_gather_init(g);
 }

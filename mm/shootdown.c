@@ -20,6 +20,10 @@
  *                  shootdowns!", EuroSys 2020).  Each invalidates by
  *                  INVLPG per page up to SHOOTDOWN_INVLPG_CEILING pages,
  *                  else by a full flush that drops global entries too.
+ *                  A caller with work of its own may do it here, while
+ *                  the targets invalidate (shootdown_begin(), then
+ *                  shootdown_wait_and_free()): work that neither frees
+ *                  nor reuses anything the gather holds or names.
  *   3. WAIT        Every target acknowledges after its invalidation; we
  *                  wait for the last acknowledgment.  Only then is it
  *                  known that no CPU can use an old entry (seed 002).
@@ -48,6 +52,13 @@ enum shootdown_selftest_fault shootdown_selftest_fault = SHOOTDOWN_SAFE;
 
 /* What the IPI carries (mm/shootdown.h), one slot per sending CPU. */
 static struct shootdown_request shootdown_requests[MAX_CPUS];
+
+/* What shootdown_begin() leaves for shootdown_wait_and_free(), per CPU:
+ * only that CPU's thread touches its slot. */
+static struct shootdown_round {
+	bool acks_due;                          /* an IPI is out */
+	enum shootdown_selftest_fault fault;    /* read once per round */
+} shootdown_rounds[MAX_CPUS];
 
 /* Subscribers.  The lock guards the list; it is held while the callbacks
  * run, so unsubscribe cannot free a subscriber under a running shootdown. */
@@ -114,19 +125,23 @@ static void notify_subscribers(const struct shootdown_request *req)
 	spin_unlock_irqrestore(&subscribers_lock, irq);
 }
 
-/* Step 4, with the counting: how many page tables and data pages. */
+/* Step 4, with the counting: how many page tables and data pages.  The
+ * model checks every table; the walk ends at the last one (a purge
+ * gathers its tables last, so they lead the list). */
 static void free_gathered(struct pt_gather *g)
 {
 	struct shootdown_stats *st = this_cpu_stats();
+	uint64_t tables = 0;
 
-	for (struct frame *f = g->head; f; f = frame_list_next(f)) {
-		if (f->use == FRAME_VMALLOC) {
-			st->data_pages_freed++;
-		} else {
-			st->pt_pages_freed++;
+	for (struct frame *f = g->head; f && tables < g->nr_tables;
+	     f = frame_list_next(f)) {
+		if (frame_is_table(f)) {
+			tables++;
 			psc_model_check_free(f);   /* nobody may still cache it */
 		}
 	}
+	st->pt_pages_freed += g->nr_tables;
+	st->data_pages_freed += g->nr_frames - g->nr_tables;
 	st->max_pages_waiting = MAX(st->max_pages_waiting, g->nr_frames);
 	trace2(TRACE_FREE, st->shootdowns, g->nr_frames);
 	pt_gather_free_all(g);
@@ -174,9 +189,14 @@ static bool selftest_disabled(enum shootdown_selftest_fault fault,
 
 void shootdown_flush_and_free(struct pt_gather *g)
 {
-	enum shootdown_selftest_fault fault = READ_ONCE(shootdown_selftest_fault);
+	shootdown_begin(g);
+	shootdown_wait_and_free(g);
+}
+
+void shootdown_begin(struct pt_gather *g)
+{
+	struct shootdown_round *round = &shootdown_rounds[this_cpu_id()];
 	struct shootdown_request *req = &shootdown_requests[this_cpu_id()];
-	bool acks_due = false;
 
 	/* No IPI can be sent or waited for in NMI (seed 001): refused, and
 	 * recorded without printk; the frames stay on @g, unfreed. */
@@ -185,6 +205,10 @@ void shootdown_flush_and_free(struct pt_gather *g)
 	if (pt_gather_empty(g))
 		return;
 	BUG_ON(smp_in_call_handler());
+	BUG_ON(shootdown_cpu_gather[this_cpu_id()] != NULL);   /* one round */
+	*round = (struct shootdown_round){
+		.fault = READ_ONCE(shootdown_selftest_fault),
+	};
 	this_cpu_stats()->shootdowns++;
 	WRITE_ONCE(shootdown_cpu_gather[this_cpu_id()], g);   /* for gdb */
 	/* 1. UNHOOK was the caller's: the gather holds the range to flush. */
@@ -199,22 +223,30 @@ void shootdown_flush_and_free(struct pt_gather *g)
 
 	/* 2. INVALIDATE: ONE IPI to everywhere else, then here meanwhile. */
 	set_step(SHOOTDOWN_INVALIDATING);
-	if (!selftest_disabled(fault, REMOTE_INVALIDATION))
-		acks_due = invalidate_remote(req);
-	if (!selftest_disabled(fault, LOCAL_INVALIDATION))
+	if (!selftest_disabled(round->fault, REMOTE_INVALIDATION))
+		round->acks_due = invalidate_remote(req);
+	if (!selftest_disabled(round->fault, LOCAL_INVALIDATION))
 		shootdown_invalidate_local(req);
+}
+
+void shootdown_wait_and_free(struct pt_gather *g)
+{
+	struct shootdown_round *round = &shootdown_rounds[this_cpu_id()];
+
+	if (READ_ONCE(shootdown_cpu_gather[this_cpu_id()]) != g)
+		return;   /* shootdown_begin() had nothing to do, or refused */
 
 	/* 3. WAIT for every acknowledgment, then tell the subscribers. */
-	if (selftest_disabled(fault, WAIT_BEFORE_FREE)) {
+	if (selftest_disabled(round->fault, WAIT_BEFORE_FREE)) {
 		set_step(SHOOTDOWN_FREEING);   /* the bug: targets may still */
 		free_gathered(g);              /* hold entries into these pages */
 	}
-	if (acks_due) {
+	if (round->acks_due) {
 		set_step(SHOOTDOWN_WAITING_FOR_ACKS);
 		smp_call_wait_for_acks();
 		trace1(TRACE_ALL_ACKS, this_cpu_stats()->shootdowns);
 	}
-	notify_subscribers(req);
+	notify_subscribers(&shootdown_requests[this_cpu_id()]);
 
 	/* 4. FREE: no CPU and no subscriber can reach the frames now. */
 	set_step(SHOOTDOWN_FREEING);

@@ -499,37 +499,36 @@ void vmap_purge_begin(struct vmap_space *s, struct vmap_purge_batch *batch)
 		batch->flush_start = 0;
 }
 
-/* Take @va and the batch areas after it that end where the previous one
- * begins (a burst of vfrees lists its areas from the highest down), at
- * most @room of them; the first node becomes the whole run, so that the
- * run goes back to the free tree in one free_return() (a purge after
- * 1,000 vfrees in a row merged 1,000 ranges one by one).  Returns the
- * area after the run.
- * => s->lock held. */
-static struct vmap_area *take_lazy_run(struct vmap_space *s,
-				       struct vmap_area *va, unsigned int *room,
+/* Join @va and the batch areas after it that end where the previous one
+ * begins (a burst of vfrees lists its areas from the highest down): the
+ * first node becomes the whole run, the others go on @spares, so that
+ * the run goes back to the free tree in one free_return() (a purge
+ * after 1,000 vfrees in a row merged 1,000 ranges one by one).
+ * Returns the area after the run.
+ * => no lock: a batch's areas are its purge's alone, and in no tree. */
+static struct vmap_area *join_lazy_run(struct vmap_area *va,
 				       struct vmap_spares *spares)
 {
 	struct vmap_area *next = va->link;
-	virt_addr_t end = vmap_area_reserved_end(va);
-	uint64_t areas = 1;
 
 	vmap_expect_state(va, VMAP_AREA_LAZY, VMAP_AREA_LAZY);
-	(*room)--;
-	while (next && *room > 0 && vmap_area_reserved_end(next) == va->start) {
+	while (next && vmap_area_reserved_end(next) == va->start) {
 		struct vmap_area *below = next;
 
 		next = below->link;
 		vmap_expect_state(below, VMAP_AREA_LAZY, VMAP_AREA_LAZY);
-		(*room)--;
-		areas++;
 		va->start = below->start;   /* va is in no tree: free to change */
 		spares_push(spares, below);
 	}
-	s->reserved_bytes -= end - va->start;
-	s->freeing_bytes -= end - va->start;
-	__atomic_sub_fetch(&s->nr_lazy, areas, __ATOMIC_RELAXED);
+	va->link = next;
 	return next;
+}
+
+void vmap_purge_prepare(struct vmap_purge_batch *batch,
+			struct vmap_spares *spares)
+{
+	for (struct vmap_area *va = batch->head; va; va = join_lazy_run(va, spares))
+		;
 }
 
 void vmap_purge_finish(struct vmap_space *s, struct vmap_purge_batch *batch,
@@ -538,19 +537,24 @@ void vmap_purge_finish(struct vmap_space *s, struct vmap_purge_batch *batch,
 	struct vmap_area *va = batch->head, *next;
 
 	while (va) {
-		/* A batch may hold thousands of areas: give the lock back
+		/* A batch may hold thousands of runs: give the lock back
 		 * every VMAP_PURGE_CHUNK so that other CPUs' allocations wait
-		 * for a chunk, not for the whole purge.  Each area goes back
+		 * for a chunk, not for the whole purge.  Each run goes back
 		 * whole under the lock, so the trees are consistent between
 		 * chunks; the batch itself is ours alone. */
-		unsigned int room = VMAP_PURGE_CHUNK;
-
 		spin_lock(&s->lock);
-		while (va && room > 0) {
-			next = take_lazy_run(s, va, &room, spares);
+		for (unsigned int n = 0; va && n < VMAP_PURGE_CHUNK; n++) {
+			uint64_t bytes = vmap_area_reserved_end(va) - va->start;
+
+			next = va->link;
+			s->reserved_bytes -= bytes;
+			s->freeing_bytes -= bytes;
 			free_return(s, va, spares);
 			va = next;
 		}
+		if (!va)   /* the last hold: the areas are FREE now */
+			__atomic_sub_fetch(&s->nr_lazy, batch->nr_areas,
+					   __ATOMIC_RELAXED);
 		vmap_debug_check(s);
 		spin_unlock(&s->lock);
 	}

@@ -22,7 +22,9 @@
  *   vmap_area_lazy_free(s, area)                  UNMAPPING -> LAZY
  *       ... later, when enough is LAZY (Linux: lazy_max_pages) ...
  *   vmap_purge_begin(s, &batch)                   takes every LAZY area
- *       ... one TLB shootdown for the batch; every CPU acks ...
+ *       ... one TLB shootdown for the batch; while the IPI is out:
+ *   vmap_purge_prepare(&batch, &spares)           joins touching areas
+ *       ... every CPU acks ...
  *   vmap_purge_finish(s, &batch, &spares)         LAZY -> FREE, merged
  *
  * Why LAZY: an unmapped range may still be in another CPU's TLB until
@@ -62,10 +64,13 @@
  * of one search.  Why and why 8: the search's comment in vmap_area.c. */
 #define VMAP_NEAR_MISSES_MAX 8
 
-/* Areas vmap_purge_finish() returns per hold of the space's lock.  A
- * purge after a burst of 1,000 vfrees took 1.36 ms in all (`make bench`,
- * -smp 4, linux table's purge_burst row): whole, that would be the wait
- * of any CPU allocating meanwhile; 32 areas are at most 44 us of it. */
+/* Ranges vmap_purge_finish() returns per hold of the space's lock (a
+ * run of touching areas, or one area): each is one free_return(), a
+ * search and maybe a merge in the free tree.  Whole, a purge of 1,000
+ * scattered areas would be the wait of any CPU allocating meanwhile;
+ * 32 at a time were at most 44 us of one (`make bench`, -smp 4, the
+ * linux table's purge_burst row, when each area also left the busy tree
+ * there), and are less now. */
 #define VMAP_PURGE_CHUNK 32
 
 /* Who owns an area: iounmap() of a vmalloc address is a bug to report. */
@@ -200,6 +205,14 @@ void vmap_area_free_unmapped(struct vmap_space *s, struct vmap_area *area,
 /* Take every LAZY area into @batch and compute the range to flush.
  * => takes s->lock.  Then: shootdown, wait for every ack, finish. */
 void vmap_purge_begin(struct vmap_space *s, struct vmap_purge_batch *batch);
+
+/* Join the batch's touching areas into runs, each to go back as one
+ * range; the nodes left over go on @spares.  Optional (finish returns
+ * each area alone without it); it changes nothing another CPU can see,
+ * so the purge does it while it waits for the shootdown's acks.
+ * => no lock; the batch is the caller's. */
+void vmap_purge_prepare(struct vmap_purge_batch *batch,
+			struct vmap_spares *spares);
 
 /* After every CPU flushed @batch's range: its areas become free space.
  * => takes s->lock; frees nothing; leftover nodes go on @spares. */

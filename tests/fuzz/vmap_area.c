@@ -232,7 +232,9 @@ static void op_purge(void)
 {
 	uint64_t lazy = 0;
 
-	if (batch_pending) {            /* finish the one in flight */
+	if (batch_pending) {            /* finish the one in flight, */
+		if (batch.nr_areas % 2)     /* its touching areas joined or not */
+			vmap_purge_prepare(&batch, &spares);
 		vmap_purge_finish(&space, &batch, &spares);
 		drain_spares();
 		for (size_t i = nr_model; i-- > 0;)

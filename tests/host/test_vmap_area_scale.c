@@ -380,6 +380,8 @@ static void rand_purge(struct test *t, struct fx *f, struct vmap_purge_batch *b,
 		*open = true;
 		return;
 	}
+	if (rng_below(2))   /* join the touching areas first, or not */
+		vmap_purge_prepare(b, &f->spares);
 	vmap_purge_finish(&f->s, b, &f->spares);
 	fx_drain_spares(f);
 	for (size_t i = model_n; i-- > 0;)
