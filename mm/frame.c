@@ -48,12 +48,16 @@ static struct buddy {
 
 /* A CPU's cache holds at most FRAME_CACHE_HIGH frames and moves them to
  * and from the buddy lists FRAME_CACHE_BATCH at a time, under one hold
- * of buddy.lock.  512 holds a 2 MiB vmalloc's frames.  Measured with
- * alternating boots (`tools/bench.py --row burst --smp 1`): 2048 made
- * the purge after 1,000 vfrees 10-20% cheaper (fewer spills to the
- * lists) but lets four CPUs keep 32 MiB of a 512 MiB machine; 512 keeps
- * 8 MiB.  Alone, the caches left the one-CPU 4 KiB pair as it was (7.7
- * to 7.9 us, `--row vmalloc --smp 4`, poisoning on): what they remove is
+ * of buddy.lock.  2048 holds the frames a purge gives back after 1,000
+ * vfrees, which the next 1,000 vmallocs take again: with 512 the purge
+ * gave half of them to the lists, one merge each, and the vmallocs took
+ * them back (purge after the burst, `tools/bench.py --row burst --smp 1
+ * --cpu qemu64`, three alternating boots: 202-251 us with 512, 125-133
+ * us with 2048).  The price: each CPU may keep 8 MiB that the lists do
+ * not see; frame_alloc() drains every cache when the lists run short or
+ * a larger block is missing, so none of it is lost to an allocation.
+ * Alone, the caches left the one-CPU 4 KiB pair as it was (7.7 to 7.9
+ * us, `--row vmalloc --smp 4`, poisoning on): what they remove is
  * buddy.lock from every CPU's pair, and the splits and merges. */
 #define FRAME_CACHE_BATCH 64
 #define FRAME_CACHE_HIGH  2048

@@ -169,7 +169,7 @@ int vm_claim_area(const char *fn, virt_addr_t addr, enum vmap_kind kind,
 
 void vm_return_range(struct vmap_area *area)
 {
-	struct vmap_spares spares = { NULL, 0 };
+	struct vmap_spares spares = { NULL, NULL, 0 };
 
 	vmap_area_free_unmapped(&vm_space, area, &spares);
 	vmap_spares_return(&spares);
@@ -261,7 +261,7 @@ void vm_unmap_lazily(struct vmap_area *area, struct frame *frames)
 void vm_purge_lazy_now(void)
 {
 	struct vmap_purge_batch batch;
-	struct vmap_spares spares = { NULL, 0 };
+	struct vmap_spares spares = { NULL, NULL, 0 };
 	struct pt_gather g;
 	irqflags_t irq;
 

@@ -80,6 +80,8 @@ static void spares_push(struct vmap_spares *sp, struct vmap_area *va)
 {
 	va->state = VMAP_AREA_SPARE;
 	va->link = sp->head;
+	if (!sp->head)
+		sp->tail = va;
 	sp->head = va;
 	sp->count++;
 }

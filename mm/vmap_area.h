@@ -125,6 +125,7 @@ struct vmap_node_reserve {
  * them for reserves once the space's lock is dropped. */
 struct vmap_spares {
 	struct vmap_area *head;
+	struct vmap_area *tail;    /* the first pushed: splicing is O(1) */
 	uint64_t count;
 };
 
@@ -258,6 +259,8 @@ static inline struct vmap_area *vmap_spares_pop(struct vmap_spares *sp)
 	if (va) {
 		sp->head = va->link;
 		sp->count--;
+		if (!sp->head)
+			sp->tail = NULL;
 	}
 	return va;
 }

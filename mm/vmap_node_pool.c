@@ -158,7 +158,7 @@ void vmap_node_reserve_return(struct vmap_node_reserve *r)
  * lock: node by node through the stash was 14% of that purge's time. */
 void vmap_spares_return(struct vmap_spares *sp)
 {
-	struct vmap_area *va, *tail;
+	struct vmap_area *va;
 	irqflags_t irq;
 
 	if (sp->count <= VMAP_NODE_STASH_MAX) {
@@ -166,14 +166,12 @@ void vmap_spares_return(struct vmap_spares *sp)
 			vmap_node_pool_put(va);
 		return;
 	}
-	for (tail = sp->head; tail->link; tail = tail->link)
-		;
 	irq = spin_lock_irqsave(&vmap_node_pool.lock);
-	tail->link = vmap_node_pool.head;
+	sp->tail->link = vmap_node_pool.head;
 	vmap_node_pool.head = sp->head;
 	vmap_node_pool.count += sp->count;
 	spin_unlock_irqrestore(&vmap_node_pool.lock, irq);
-	*sp = (struct vmap_spares){ NULL, 0 };
+	*sp = (struct vmap_spares){ NULL, NULL, 0 };
 }
 
 uint64_t vmap_node_pool_frames(void)

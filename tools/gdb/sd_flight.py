@@ -83,7 +83,7 @@ purge against the limit; and the lazy pending gather."""
             print(f"  [{a:#x}, {b:#x}) {enum_name(area['kind']):18} "
                   f"{enum_name(area['state']):19} {(b - a) >> 10} KiB")
         if shown == 0:
-            print("  no live or lazy area")
+            print("  no area lent out (freed ones are in no tree: see the lazy list)")
         lazy, waiting = [], space["lazy_head"]
         while to_int(waiting) and len(lazy) < WALK_LIMIT:
             lazy.append(f"[{to_int(waiting['start']):#x}, "
