@@ -554,19 +554,21 @@ void frame_free(struct frame *f, enum frame_use use)
 	}
 }
 
-/* One pass over the list: each frame is checked, poisoned if asked,
- * marked and linked where it lies into a chain that joins this CPU's
+/* One pass over the list: each frame is checked, poisoned if asked and
+ * marked; the single frames keep the list's own links (one is rewritten
+ * only where a frame leaves the chain), and the chain joins this CPU's
  * cache in one splice at the end (a purge frees a thousand at once). */
 void frame_free_list(struct frame **head)
 {
 	uint32_t was[FRAME_USE_COUNT] = { 0 };
-	struct frame *first = NULL, *last = NULL, *f;
+	struct frame *first = NULL, *last = NULL, *f, *next;
 	bool cache = !READ_ONCE(frame_caches_off);
 	uint64_t n = 0;
 
-	while ((f = frame_list_pop(head))) {
+	for (f = *head, *head = NULL; f; f = next) {
 		const char *refusal;
 
+		next = frame_list_next(f);
 		f->flags &= (uint8_t)~FRAME_F_GATHERED;   /* flushed */
 		refusal = frame_free_refusal(f, (enum frame_use)f->use);
 		if (refusal) {
@@ -578,13 +580,16 @@ void frame_free_list(struct frame **head)
 		if (frame_debug != FRAME_DEBUG_OFF)
 			poison_block(frame_debug, frame_pfn(f), f->order);
 		if (f->order != 0 || !cache) {
+			f->next = FRAME_NIL;
 			buddy_free(frame_pfn(f), f->order);
 			continue;
 		}
 		cache_mark_free(f, was);
-		f->next = first ? (uint32_t)frame_pfn(first) : FRAME_NIL;
-		first = f;
-		last = last ? last : f;
+		if (!first)
+			first = f;
+		else if (frame_list_next(last) != f)   /* frames left between */
+			last->next = (uint32_t)frame_pfn(f);
+		last = f;
 		n++;
 	}
 	if (n)
