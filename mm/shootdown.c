@@ -20,10 +20,6 @@
  *                  shootdowns!", EuroSys 2020).  Each invalidates by
  *                  INVLPG per page up to SHOOTDOWN_INVLPG_CEILING pages,
  *                  else by a full flush that drops global entries too.
- *                  A caller with work of its own may do it here, while
- *                  the targets invalidate (shootdown_begin(), then
- *                  shootdown_wait_and_free()): work that neither frees
- *                  nor reuses anything the gather holds or names.
  *   3. WAIT        Every target acknowledges after its invalidation; we
  *                  wait for the last acknowledgment.  Only then is it
  *                  known that no CPU can use an old entry (seed 002).
@@ -52,13 +48,6 @@ enum shootdown_selftest_fault shootdown_selftest_fault = SHOOTDOWN_SAFE;
 
 /* What the IPI carries (mm/shootdown.h), one slot per sending CPU. */
 static struct shootdown_request shootdown_requests[MAX_CPUS];
-
-/* What shootdown_begin() leaves for shootdown_wait_and_free(), per CPU:
- * only that CPU's thread touches its slot. */
-static struct shootdown_round {
-	bool acks_due;                          /* an IPI is out */
-	enum shootdown_selftest_fault fault;    /* read once per round */
-} shootdown_rounds[MAX_CPUS];
 
 /* Subscribers.  The lock guards the list; it is held while the callbacks
  * run, so unsubscribe cannot free a subscriber under a running shootdown. */
@@ -189,14 +178,9 @@ static bool selftest_disabled(enum shootdown_selftest_fault fault,
 
 void shootdown_flush_and_free(struct pt_gather *g)
 {
-	shootdown_begin(g);
-	shootdown_wait_and_free(g);
-}
-
-void shootdown_begin(struct pt_gather *g)
-{
-	struct shootdown_round *round = &shootdown_rounds[this_cpu_id()];
+	enum shootdown_selftest_fault fault = READ_ONCE(shootdown_selftest_fault);
 	struct shootdown_request *req = &shootdown_requests[this_cpu_id()];
+	bool acks_due = false;
 
 	/* No IPI can be sent or waited for in NMI (seed 001): refused, and
 	 * recorded without printk; the frames stay on @g, unfreed. */
@@ -205,10 +189,6 @@ void shootdown_begin(struct pt_gather *g)
 	if (pt_gather_empty(g))
 		return;
 	BUG_ON(smp_in_call_handler());
-	BUG_ON(shootdown_cpu_gather[this_cpu_id()] != NULL);   /* one round */
-	*round = (struct shootdown_round){
-		.fault = READ_ONCE(shootdown_selftest_fault),
-	};
 	this_cpu_stats()->shootdowns++;
 	WRITE_ONCE(shootdown_cpu_gather[this_cpu_id()], g);   /* for gdb */
 	/* 1. UNHOOK was the caller's: the gather holds the range to flush. */
@@ -223,30 +203,22 @@ void shootdown_begin(struct pt_gather *g)
 
 	/* 2. INVALIDATE: ONE IPI to everywhere else, then here meanwhile. */
 	set_step(SHOOTDOWN_INVALIDATING);
-	if (!selftest_disabled(round->fault, REMOTE_INVALIDATION))
-		round->acks_due = invalidate_remote(req);
-	if (!selftest_disabled(round->fault, LOCAL_INVALIDATION))
+	if (!selftest_disabled(fault, REMOTE_INVALIDATION))
+		acks_due = invalidate_remote(req);
+	if (!selftest_disabled(fault, LOCAL_INVALIDATION))
 		shootdown_invalidate_local(req);
-}
-
-void shootdown_wait_and_free(struct pt_gather *g)
-{
-	struct shootdown_round *round = &shootdown_rounds[this_cpu_id()];
-
-	if (READ_ONCE(shootdown_cpu_gather[this_cpu_id()]) != g)
-		return;   /* shootdown_begin() had nothing to do, or refused */
 
 	/* 3. WAIT for every acknowledgment, then tell the subscribers. */
-	if (selftest_disabled(round->fault, WAIT_BEFORE_FREE)) {
+	if (selftest_disabled(fault, WAIT_BEFORE_FREE)) {
 		set_step(SHOOTDOWN_FREEING);   /* the bug: targets may still */
 		free_gathered(g);              /* hold entries into these pages */
 	}
-	if (round->acks_due) {
+	if (acks_due) {
 		set_step(SHOOTDOWN_WAITING_FOR_ACKS);
 		smp_call_wait_for_acks();
 		trace1(TRACE_ALL_ACKS, this_cpu_stats()->shootdowns);
 	}
-	notify_subscribers(&shootdown_requests[this_cpu_id()]);
+	notify_subscribers(req);
 
 	/* 4. FREE: no CPU and no subscriber can reach the frames now. */
 	set_step(SHOOTDOWN_FREEING);

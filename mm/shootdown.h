@@ -75,19 +75,6 @@ struct shootdown_stats shootdown_stats_total(void);
  *    the range; every gathered frame is back in the frame allocator. */
 void shootdown_flush_and_free(struct pt_gather *g);
 
-/* shootdown_flush_and_free() in two halves, for a caller with work of
- * its own to do while the other CPUs invalidate (the purge: 40-50% of
- * its time at -smp 4 was the wait).  shootdown_begin() sends the IPI and
- * invalidates here (steps 1-2); shootdown_wait_and_free() waits for
- * every ack, tells the subscribers and frees (steps 3-4).  In between,
- * the caller may do anything that neither frees nor reuses what @g
- * holds or names, but not begin another shootdown.
- * => as shootdown_flush_and_free(), for both halves.
- * => TLB: after shootdown_begin(), other CPUs may still hold entries for
- *    the range; after shootdown_wait_and_free(), as above. */
-void shootdown_begin(struct pt_gather *g);
-void shootdown_wait_and_free(struct pt_gather *g);
-
 /* One round's request: what every CPU (the IPI carries it) and every
  * subscriber must drop.  One per sending CPU (shootdown.c's
  * shootdown_requests[]), written by that CPU before the IPI and read by

@@ -13,10 +13,9 @@
  *       vm_purge_lazy_now()    when too much waits (or the window, or the
  *                              frames, run short)
  *         kpt_reclaim_empty_tables()   unlink the tables still empty
- *         shootdown_begin()    invalidate everywhere    mm/shootdown.c
- *         vmap_purge_prepare() meanwhile, join touching areas into runs
- *         shootdown_wait_and_free()    wait for every ack, then free
- *                              each page and table
+ *         shootdown_flush_and_free()   invalidate everywhere, wait for
+ *                              every ack, then free each page and table
+ *                                                       mm/shootdown.c
  *         vmap_purge_finish()  LAZY -> FREE: the range may be lent again
  *
  * Why the tables wait for the purge: a vfree that unlinked its emptied
@@ -277,7 +276,7 @@ void vm_purge_lazy_now(void)
 		pt_gather_splice(&g, &c->pending);
 		spin_unlock_irqrestore(&c->lock, irq);
 	}
-	vmap_purge_begin(&vm_space, &batch);                 /* then areas */
+	vmap_purge_begin(&vm_space, &batch, &spares);       /* then areas */
 	if (batch.nr_areas == 0 && pt_gather_empty(&g)) {
 		__atomic_sub_fetch(&vm_lazy.purges_in_flight, 1, __ATOMIC_RELEASE);
 		return;
@@ -288,9 +287,7 @@ void vm_purge_lazy_now(void)
 		kpt_reclaim_empty_tables(batch.flush_start,
 					 batch.flush_end - batch.flush_start, &g);
 	pt_gather_note_stale(&g, batch.flush_start, batch.flush_end);
-	shootdown_begin(&g);              /* the IPI is out: meanwhile, */
-	vmap_purge_prepare(&batch, &spares);   /* join touching areas */
-	shootdown_wait_and_free(&g);      /* every CPU acked; pages freed */
+	shootdown_flush_and_free(&g);     /* every CPU acked; pages freed */
 	COUNTER_ADD(vm_stats.purges, 1);
 	COUNTER_ADD(vm_stats.areas_purged, batch.nr_areas);
 	vmap_purge_finish(&vm_space, &batch, &spares);

@@ -21,10 +21,8 @@
  *       ... the caller unmaps them; page tables go on its gather ...
  *   vmap_area_lazy_free(s, area)                  UNMAPPING -> LAZY
  *       ... later, when enough is LAZY (Linux: lazy_max_pages) ...
- *   vmap_purge_begin(s, &batch)                   takes every LAZY area
- *       ... one TLB shootdown for the batch; while the IPI is out:
- *   vmap_purge_prepare(&batch, &spares)           joins touching areas
- *       ... every CPU acks ...
+ *   vmap_purge_begin(s, &batch, &spares)          takes every LAZY area
+ *       ... one TLB shootdown for the batch; every CPU acks ...
  *   vmap_purge_finish(s, &batch, &spares)         LAZY -> FREE, merged
  *
  * Why LAZY: an unmapped range may still be in another CPU's TLB until
@@ -133,6 +131,7 @@ struct vmap_spares {
 struct vmap_purge_batch {
 	struct vmap_area *head;
 	uint64_t nr_areas;
+	uint64_t nr_runs;          /* touching areas joined: one node each */
 	virt_addr_t flush_start;   /* [flush_start, flush_end): covers every */
 	virt_addr_t flush_end;     /* area; empty when nr_areas == 0 */
 };
@@ -157,7 +156,9 @@ struct vmap_space {
 	uint64_t nr_free;              /* free ranges */
 	uint64_t nr_busy;              /* areas in each state */
 	uint64_t nr_unmapping;
-	uint64_t nr_lazy;              /* listed or in a batch */
+	uint64_t nr_lazy;              /* LAZY nodes listed or in a batch (a
+					  batch's run of touching areas is
+					  one node once joined) */
 	uint64_t reserved_bytes;       /* areas + guards, any state but FREE */
 	uint64_t freeing_bytes;        /* of those, UNMAPPING and LAZY: the
 					  gaps between the trees */
@@ -203,17 +204,12 @@ void vmap_area_lazy_free(struct vmap_space *s, struct vmap_area *area);
 void vmap_area_free_unmapped(struct vmap_space *s, struct vmap_area *area,
 			     struct vmap_spares *spares);
 
-/* Take every LAZY area into @batch and compute the range to flush.
+/* Take every LAZY area into @batch and compute the range to flush;
+ * join the areas that touch into runs, each to go back as one range
+ * (their leftover nodes go on @spares).
  * => takes s->lock.  Then: shootdown, wait for every ack, finish. */
-void vmap_purge_begin(struct vmap_space *s, struct vmap_purge_batch *batch);
-
-/* Join the batch's touching areas into runs, each to go back as one
- * range; the nodes left over go on @spares.  Optional (finish returns
- * each area alone without it); it changes nothing another CPU can see,
- * so the purge does it while it waits for the shootdown's acks.
- * => no lock; the batch is the caller's. */
-void vmap_purge_prepare(struct vmap_purge_batch *batch,
-			struct vmap_spares *spares);
+void vmap_purge_begin(struct vmap_space *s, struct vmap_purge_batch *batch,
+		      struct vmap_spares *spares);
 
 /* After every CPU flushed @batch's range: its areas become free space.
  * => takes s->lock; frees nothing; leftover nodes go on @spares. */

@@ -123,11 +123,13 @@ static void check_counters(void)
 
 		busy += model[i].state == M_BUSY;
 		unmapping += model[i].state == M_UNMAPPING;
-		lazy += model[i].state == M_LAZY || model[i].state == M_BATCH;
+		lazy += model[i].state == M_LAZY;   /* a batch: its runs, below */
 		reserved += bytes;
 		if (model[i].state == M_LAZY)
 			lazy_bytes += bytes;
 	}
+	if (batch_pending)
+		lazy += batch.nr_runs;
 	FUZZ_CHECK(space.nr_busy == busy && space.nr_unmapping == unmapping &&
 		   space.nr_lazy == lazy,
 		   "busy/unmapping/lazy %lu/%lu/%lu, model %lu/%lu/%lu", space.nr_busy,
@@ -228,13 +230,33 @@ static void op_free(struct fuzz_reader *r, enum free_how how)
 	}
 }
 
+/* The batch's runs: at least its groups of touching areas (only areas
+ * next to each other on the lazy list are joined), at most its areas. */
+static void check_batch_runs(void)
+{
+	struct marea in_batch[MAX_AREAS];
+	size_t n = 0;
+	uint64_t groups = 0;
+	virt_addr_t prev_end = 0;
+
+	for (size_t i = 0; i < nr_model; i++)
+		if (model[i].state == M_BATCH)
+			in_batch[n++] = model[i];
+	qsort(in_batch, n, sizeof(*in_batch), cmp_start);
+	for (size_t i = 0; i < n; i++) {
+		groups += in_batch[i].start != prev_end;
+		prev_end = in_batch[i].end + PAGE;
+	}
+	FUZZ_CHECK(groups <= batch.nr_runs && batch.nr_runs <= batch.nr_areas,
+		   "batch: %lu runs of %lu areas; %lu groups touch", batch.nr_runs,
+		   batch.nr_areas, groups);
+}
+
 static void op_purge(void)
 {
 	uint64_t lazy = 0;
 
-	if (batch_pending) {            /* finish the one in flight, */
-		if (batch.nr_areas % 2)     /* its touching areas joined or not */
-			vmap_purge_prepare(&batch, &spares);
+	if (batch_pending) {            /* finish the one in flight */
 		vmap_purge_finish(&space, &batch, &spares);
 		drain_spares();
 		for (size_t i = nr_model; i-- > 0;)
@@ -243,7 +265,7 @@ static void op_purge(void)
 		batch_pending = false;
 		return;
 	}
-	vmap_purge_begin(&space, &batch);
+	vmap_purge_begin(&space, &batch, &spares);
 	batch_pending = true;
 	for (size_t i = 0; i < nr_model; i++) {
 		if (model[i].state != M_LAZY)
@@ -255,6 +277,7 @@ static void op_purge(void)
 			   batch.flush_end, model[i].start, model[i].end);
 	}
 	FUZZ_CHECK(batch.nr_areas == lazy, "batch of %lu, model %lu lazy", batch.nr_areas, lazy);
+	check_batch_runs();
 }
 
 /* ---- set up, run, tear down ---- */

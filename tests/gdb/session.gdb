@@ -53,7 +53,7 @@ frame-info (pte_death_table - frame_table) << 12
 mm-counters
 pt-walk $va
 
-# Back in shootdown_wait_and_free: the frames are free.
+# Back in shootdown_flush_and_free: the frames are free.
 finish
 echo @@ freed\n
 frame-info (pte_death_table - frame_table) << 12

@@ -201,7 +201,7 @@ static void test_purge_coalesces(struct test *t)
 		a[i] = fx_must_alloc(t, &f, K4, K4);
 	for (int i = 0; i < 4; i++)
 		fx_free(&f, a[i], VMAP_KIND_VMALLOC);
-	vmap_purge_begin(&f.s, &batch);
+	vmap_purge_begin(&f.s, &batch, &f.spares);
 	EXPECT_EQ(t, batch.nr_areas, 4);
 	EXPECT_EQ(t, batch.flush_start, a[0]);
 	EXPECT_EQ(t, batch.flush_end, a[3] + K4);
@@ -226,7 +226,7 @@ static void test_purge_takes_only_earlier(struct test *t)
 	a = fx_must_alloc(t, &f, K4, K4);
 	b = fx_must_alloc(t, &f, K4, K4);
 	fx_free(&f, a, VMAP_KIND_VMALLOC);
-	vmap_purge_begin(&f.s, &batch);
+	vmap_purge_begin(&f.s, &batch, &f.spares);
 	fx_free(&f, b, VMAP_KIND_VMALLOC);
 	vmap_purge_finish(&f.s, &batch, &f.spares);
 	fx_drain_spares(&f);

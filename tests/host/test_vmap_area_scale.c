@@ -369,7 +369,7 @@ static void rand_purge(struct test *t, struct fx *f, struct vmap_purge_batch *b,
 	uint64_t expected = 0;
 
 	if (!*open) {
-		vmap_purge_begin(&f->s, b);
+		vmap_purge_begin(&f->s, b, &f->spares);
 		for (size_t i = 0; i < model_n; i++) {
 			if (model[i].state == VMAP_AREA_LAZY && !model[i].in_batch) {
 				model[i].in_batch = true;
@@ -380,8 +380,6 @@ static void rand_purge(struct test *t, struct fx *f, struct vmap_purge_batch *b,
 		*open = true;
 		return;
 	}
-	if (rng_below(2))   /* join the touching areas first, or not */
-		vmap_purge_prepare(b, &f->spares);
 	vmap_purge_finish(&f->s, b, &f->spares);
 	fx_drain_spares(f);
 	for (size_t i = model_n; i-- > 0;)

@@ -115,8 +115,7 @@ void fx_purge(struct fx *f)
 {
 	struct vmap_purge_batch batch;
 
-	vmap_purge_begin(&f->s, &batch);
-	vmap_purge_prepare(&batch, &f->spares);   /* as the kernel's purge */
+	vmap_purge_begin(&f->s, &batch, &f->spares);
 	vmap_purge_finish(&f->s, &batch, &f->spares);
 	fx_drain_spares(f);
 }
