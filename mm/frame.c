@@ -393,17 +393,17 @@ static uint64_t cache_alloc(enum frame_use use)
 	return pfn;
 }
 
-/* An allocated frame (checked, poisoned) made a cached free frame: its
- * old use counted in @was, for cache_free_chain() to take off the
- * statistics once per chain (per-frame atomics were a fifth of a
- * purge's time under TCG).  Its .next is the caller's to link. */
+/* An allocated single frame (checked, poisoned; order 0) made a cached
+ * free frame: its old use counted in @was, for cache_free_chain() to
+ * take off the statistics once per chain (per-frame atomics were a
+ * fifth of a purge's time under TCG).  Its .next is the caller's to
+ * link. */
 static void cache_mark_free(struct frame *f, uint32_t *was)
 {
 	f->flags |= FRAME_F_CACHED;   /* before it is FREE */
 	barrier();
 	was[f->use]++;
 	f->use = (uint8_t)FRAME_FREE;
-	f->order = 0;
 	f->entries = 0;
 }
 

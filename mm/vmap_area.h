@@ -67,8 +67,8 @@
  * search and maybe a merge in the free tree.  Whole, a purge of 1,000
  * scattered areas would be the wait of any CPU allocating meanwhile;
  * 32 at a time were at most 44 us of one (`make bench`, -smp 4, the
- * linux table's purge_burst row, when each area also left the busy tree
- * there), and are less now. */
+ * linux table's purge_burst row) when each area also left the busy tree
+ * there; now a range costs one tree search and merge, no erase. */
 #define VMAP_PURGE_CHUNK 32
 
 /* Who owns an area: iounmap() of a vmalloc address is a bug to report. */
