@@ -111,6 +111,7 @@ TEST_OBJS := \
 	tests/fixmap.o \
 	tests/mm_frame.o \
 	tests/mm_kpt.o \
+	tests/kpt_lockless.o \
 	tests/multiboot.o \
 	tests/nmi.o \
 	tests/pit.o \

@@ -8,6 +8,9 @@
 #include "kernel/string.h"
 #include "mm/kpt_internal.h"
 
+enum kpt_selftest_fault kpt_selftest_fault;
+void (*kpt_selftest_window)(virt_addr_t va);
+
 struct kpt kpt = {
 	.lock = SPINLOCK_INIT("kpt.lock"),
 };
@@ -36,7 +39,9 @@ static struct frame *kpt_table_of_entry(const pte_t *entry)
 	return frame_of(ALIGN_DOWN(virt_to_phys(entry), FRAME_SIZE));
 }
 
-/* => kpt.lock held.
+/* => kpt.lock held.  The count is an atomic because a lockless map or
+ *    unmap may change it at the same time (kpt_internal.h): it grows
+ *    before an entry turns present and shrinks after one is cleared.
  * => TLB: adding a present entry needs no flush; changing or clearing
  *    one leaves the old value usable until the caller's gather flush. */
 void kpt_entry_write(pte_t *entry, pte_t value)
@@ -46,15 +51,13 @@ void kpt_entry_write(pte_t *entry, pte_t value)
 
 	KPT_ASSERT_LOCKED();
 	if (!was && is)
-		table->entries++;
-	if (was && !is)
-		table->entries--;
-	if (table->entries > PT_ENTRIES)
-		panic("kpt: table %#llx counts %u present entries",
-		      (unsigned long long)frame_pa(table), table->entries);
+		kpt_count_check(table, __atomic_add_fetch(&table->entries, 1,
+							  __ATOMIC_RELAXED));
 	/* One aligned 8-byte store: a hardware walker sees the old entry or
 	 * the new one, never half of each. */
 	WRITE_ONCE(*entry, value);
+	if (was && !is)
+		kpt_count_sub(table, 1);
 }
 
 /* => kpt.lock held; @table freshly allocated for @table_level.
@@ -92,6 +95,10 @@ static void kpt_subtree_gather(struct frame *table, enum pt_level level,
 		if (pte_is_table(v, level))
 			kpt_subtree_gather(frame_of(pte_table_addr(v)), level - 1, g);
 	}
+	/* Dead, whatever it held: no lockless map may pin it from now on
+	 * (the empty ones were made dead already, kpt_table_kill_if_empty). */
+	__atomic_store_n(&table->entries, (uint16_t)KPT_TABLE_DEAD,
+			 __ATOMIC_RELEASE);
 	table->flags &= (uint8_t)~FRAME_F_LINKED;
 	kpt.stats.tables_linked[level]--;
 	pt_gather_add(g, table);

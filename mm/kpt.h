@@ -110,22 +110,49 @@ struct kpt_walk {
 /* Counters, readable by tests and gdb ("p kpt.stats"). */
 struct kpt_stats {
 	uint64_t tables_linked[PT_LEVEL_PGD + 1];  /* by level; [0] unused */
-	uint64_t maps, unmaps, protects;           /* successful calls */
+	uint64_t maps, unmaps, protects;           /* successful calls; maps
+						      and unmaps atomic */
 	uint64_t spurious_faults;                  /* see kpt_fault_is_spurious */
 };
 
 /* The kernel page tables. */
 struct kpt {
 	struct spinlock lock;   /* guards every entry of every table reachable
-				   from root, those tables' .entries and
-				   LINKED flag, and stats.  Order: kpt.lock,
-				   then buddy.lock (mm/frame.c). */
+				   from root and those tables' LINKED flag,
+				   except the 4 KiB leaves that the short
+				   ways write without it, with .entries (an
+				   atomic) as the guard (mm/kpt_internal.h).
+				   Order: kpt.lock, then buddy.lock
+				   (mm/frame.c); and stats but for maps
+				   and unmaps, which are atomics. */
 	phys_addr_t root;       /* the pgd: what CR3 holds */
 	struct kpt_stats stats;
 };
 extern struct kpt kpt;
 
-/* => takes kpt.lock (IRQs off inside); not from NMI.
+/* The count of present entries (frame.entries) of a table that was
+ * unlinked: a map without kpt.lock cannot pin it (mm/kpt_internal.h).
+ * It stays so until the table is freed. */
+#define KPT_TABLE_DEAD 0xffffu
+
+/* Negative controls of kpt_map()'s short way, which maps without
+ * kpt.lock (mm/kpt_internal.h), for the selftests only
+ * (tests/kpt_lockless.c): each turns one of its two guards off so that
+ * a test can show the race it closes.  Never set outside tests/;
+ * KPT_SAFE is the only correct value. */
+enum kpt_selftest_fault {
+	KPT_SAFE,
+	KPT_FAULT_NO_PIN,    /* writes without pinning its table first */
+	KPT_FAULT_IRQS_ON,   /* walks with interrupts on */
+};
+extern enum kpt_selftest_fault kpt_selftest_fault;
+/* Called, when a test sets it, by the short way between finding the PTE
+ * table and pinning it: where a test makes a purge happen.  NULL
+ * outside those tests. */
+extern void (*kpt_selftest_window)(virt_addr_t va);
+
+/* => takes kpt.lock (IRQs off inside), except new 4 KiB pages inside
+ *    one PTE table that is there (no lock, IRQs off); not from NMI.
  * => frees nothing.  TLB: none needed for KPT_MAP_NEW (x86 never caches
  *    a not-present entry); for KPT_MAP_REPLACE stale on all CPUs until
  *    @gather is flushed, and replaced tables wait on @gather. */
@@ -142,7 +169,8 @@ int kpt_unmap(virt_addr_t va, uint64_t size, struct pt_gather *gather);
  * next mapping in its span needs no new table.  Whoever calls this
  * calls kpt_reclaim_empty_tables() over the range before lending it
  * for a mapping that needs a larger page there.
- * => as kpt_unmap(); nothing goes on @gather but the stale range. */
+ * => as kpt_unmap(), but inside one PTE table without kpt.lock (IRQs off
+ *    inside); nothing goes on @gather but the stale range. */
 int kpt_unmap_leaves(virt_addr_t va, uint64_t size, struct pt_gather *gather);
 
 /* Unlink every table that has no present entry and lies in, or reaches

@@ -18,9 +18,10 @@
  * that page size (kpt_leaf_fits).
  *
  * The common small map (new 4 KiB pages inside one PTE table that is
- * already there, none of them present) does the three steps in one walk:
- * kpt_map_within_table() finds the table, checks every entry, and only
- * then writes; anything else goes the long way, which reports it.
+ * already there, none of them present) does the three steps in one walk
+ * and without kpt.lock: kpt_map_within_table() finds the table, pins it,
+ * checks every entry, and only then writes; anything else goes the long
+ * way, under the lock, which reports it.
  */
 #include "arch/x86/arch.h"
 #include "kernel/panic.h"
@@ -362,36 +363,55 @@ static void kpt_map_pgd_range(struct kpt_map_ctx *c, pgd_t *pgd,
 	} while (addr = next, addr != end);
 }
 
-/* ---- the short way ---- */
+/* ---- the short way, without kpt.lock ---- */
 
 /* Map [va, end) in one walk when nothing needs checking but the entries
  * themselves: KPT_MAP_NEW, 4 KiB leaves only, inside one 2 MiB span whose
  * PTE table exists, every entry of the range not present.  Returns false,
- * having changed nothing, when the range is not that case (the long way
- * then checks, allocates and maps, or reports what is in the way).  The
- * two walks of the long way were a fifth of a 4 KiB vmalloc/vfree pair's
- * samples, all of it under kpt.lock (tools/profiler.py, vmalloc_4k row).
- * => kpt.lock held.  TLB: none needed (not-present -> present only). */
+ * having changed nothing, when the range is not that case, or a purge
+ * made the table dead meanwhile (the long way then checks, allocates and
+ * maps, or reports what is in the way).  The pages are added to the
+ * table's count before they are written, which a dead table refuses:
+ * why that and IRQs off make the lock unneeded is in kpt_internal.h.
+ * With four CPUs mapping at once, kpt.lock had been where a fifth of
+ * the all-CPU row's samples spun (tools/profiler.py --callers
+ * spin_lock, linux table's all_4k row).
+ * => no lock; IRQs off inside.  TLB: none needed (not-present -> present
+ *    only). */
 static bool kpt_map_within_table(struct kpt_map_ctx *c, virt_addr_t va,
 				 virt_addr_t end)
 {
-	pte_t *table = kpt_root_table();
+	unsigned int pages = (unsigned int)((end - va) / PAGE_SIZE);
+	enum kpt_selftest_fault fault = READ_ONCE(kpt_selftest_fault);
+	bool irqs = arch_irqs_enabled(), mapped = false;
+	struct frame *f;
+	pte_t *table;
 
 	if (c->mode != KPT_MAP_NEW || c->max_leaf != PT_LEVEL_PTE ||
 	    ALIGN_DOWN(va, 2 * MiB) != ALIGN_DOWN(end - 1, 2 * MiB))
 		return false;
-	for (enum pt_level level = PT_LEVEL_PGD; level > PT_LEVEL_PTE; level--) {
-		pte_t e = READ_ONCE(table[pt_index(va, level)]);
-
-		if (!pte_is_table(e, level))
-			return false;
-		table = kpt_descend(e, level - 1, va);
+	if (fault != KPT_FAULT_IRQS_ON)
+		arch_irq_disable();
+	table = kpt_pte_table_unlocked(va);
+	f = table ? frame_of(virt_to_phys(table)) : NULL;
+	if (f && kpt_selftest_window)
+		kpt_selftest_window(va);
+	if (f && (fault == KPT_FAULT_NO_PIN || kpt_table_pin(f, pages))) {
+		if (fault != KPT_FAULT_NO_PIN)   /* pinned: linked, or a bug */
+			kpt_check_table(f, PT_LEVEL_PTE, va, 0);
+		mapped = true;
+		for (virt_addr_t a = va; mapped && a != end; a += PAGE_SIZE)
+			mapped = !pte_present(READ_ONCE(table[pte_index(a)]));
+		if (!mapped && fault != KPT_FAULT_NO_PIN)
+			kpt_count_sub(f, pages);
+		for (virt_addr_t a = va; mapped && a != end; a += PAGE_SIZE)
+			WRITE_ONCE(table[pte_index(a)],
+				   kpt_make_leaf(kpt_leaf_pa(c, a), PT_LEVEL_PTE,
+						 c->m->prot, c->m->cache));
 	}
-	for (virt_addr_t a = va; a != end; a += PAGE_SIZE)
-		if (pte_present(READ_ONCE(table[pte_index(a)])))
-			return false;
-	kpt_map_pte_range(c, table, va, end);
-	return true;
+	if (irqs && fault != KPT_FAULT_IRQS_ON)
+		arch_irq_enable();
+	return mapped;
 }
 
 /* ---- the call ---- */
@@ -449,23 +469,22 @@ int kpt_map(const struct kpt_mapping *m, enum kpt_map_mode mode,
 
 	if (err)
 		return err;
-	irq = spin_lock_irqsave(&kpt.lock);
 	if (!kpt_map_within_table(&c, m->va, end)) {
+		irq = spin_lock_irqsave(&kpt.lock);
 		err = kpt_prepare_pgd_range(&c, kpt_root_table(), m->va, end);
 		if (!err)
 			err = kpt_prealloc(&c);
 		if (!err)
 			kpt_map_pgd_range(&c, kpt_root_table(), m->va, end);
+		BUG_ON(!err && (c.spare[PT_LEVEL_PTE] || c.spare[PT_LEVEL_PMD] ||
+				c.spare[PT_LEVEL_PUD]));   /* step 1 counted too many */
+		spin_unlock_irqrestore(&kpt.lock, irq);
 	}
-	if (!err) {
-		BUG_ON(c.spare[PT_LEVEL_PTE] || c.spare[PT_LEVEL_PMD] ||
-		       c.spare[PT_LEVEL_PUD]);   /* step 1 counted too many */
-		if (mode != KPT_MAP_NEW)
-			pt_gather_note_stale(gather, m->va, end);
-		kpt.stats.maps++;
-	}
-	spin_unlock_irqrestore(&kpt.lock, irq);
-	if (!err)   /* recorded after the unlock: not time other CPUs wait */
-		trace3(TRACE_MAP, m->va, m->pa, m->size);
-	return err;
+	if (err)
+		return err;
+	if (mode != KPT_MAP_NEW)
+		pt_gather_note_stale(gather, m->va, end);
+	__atomic_add_fetch(&kpt.stats.maps, 1, __ATOMIC_RELAXED);
+	trace3(TRACE_MAP, m->va, m->pa, m->size);
+	return 0;
 }

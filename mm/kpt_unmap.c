@@ -29,7 +29,7 @@ static void kpt_unlink_if_empty(pte_t *entry, enum pt_level table_level,
 {
 	struct frame *table = frame_of(pte_table_addr(*entry));
 
-	if (table->entries == 0 && !(table->flags & FRAME_F_PINNED))
+	if (!(table->flags & FRAME_F_PINNED) && kpt_table_kill_if_empty(table))
 		kpt_table_unlink(entry, 0, table_level, g);
 }
 
@@ -119,6 +119,41 @@ static int kpt_unmap_check_args(const char *who, virt_addr_t va,
 	return err;
 }
 
+/* kpt_unmap_leaves() of a range inside one PTE table, without kpt.lock
+ * (why that is safe: kpt_internal.h).  Each present entry is cleared,
+ * then taken off the table's count; while one of ours is present the
+ * count is not 0, so the table is linked, not dead.  Returns false,
+ * having changed nothing, when no PTE table maps the range (a huge leaf,
+ * or nothing): the long way checks and reports.
+ * => no lock; IRQs off inside.  TLB: stale on all CPUs until the caller's
+ *    gather is flushed. */
+static bool kpt_unmap_leaves_within_table(virt_addr_t va, virt_addr_t end)
+{
+	bool irqs = arch_irqs_enabled();
+	struct frame *f = NULL;
+	pte_t *table;
+
+	if (ALIGN_DOWN(va, 2 * MiB) != ALIGN_DOWN(end - 1, 2 * MiB))
+		return false;
+	arch_irq_disable();
+	table = kpt_pte_table_unlocked(va);
+	for (virt_addr_t a = va; table && a != end; a += PAGE_SIZE) {
+		pte_t *entry = &table[pte_index(a)];
+
+		if (!pte_present(READ_ONCE(*entry)))
+			continue;
+		if (!f) {   /* one of ours is present: linked, or a bug */
+			f = frame_of(virt_to_phys(table));
+			kpt_check_table(f, PT_LEVEL_PTE, a, READ_ONCE(*entry));
+		}
+		WRITE_ONCE(*entry, 0);
+		kpt_count_sub(f, 1);
+	}
+	if (irqs)
+		arch_irq_enable();
+	return table != NULL;
+}
+
 /* kpt_unmap() and kpt_unmap_leaves(): emptied tables go on @unlink_to,
  * or stay linked when it is NULL. */
 static int kpt_unmap_range(const char *who, virt_addr_t va, uint64_t size,
@@ -130,14 +165,17 @@ static int kpt_unmap_range(const char *who, virt_addr_t va, uint64_t size,
 
 	if (err)
 		return err;
-	irq = spin_lock_irqsave(&kpt.lock);
-	err = kpt_check_no_split(who, va, end);
-	if (!err) {
-		kpt_unmap_pgd_range(kpt_root_table(), va, end, unlink_to);
-		pt_gather_note_stale(gather, va, end);
-		kpt.stats.unmaps++;
+	if (unlink_to || !kpt_unmap_leaves_within_table(va, end)) {
+		irq = spin_lock_irqsave(&kpt.lock);
+		err = kpt_check_no_split(who, va, end);
+		if (!err)
+			kpt_unmap_pgd_range(kpt_root_table(), va, end, unlink_to);
+		spin_unlock_irqrestore(&kpt.lock, irq);
 	}
-	spin_unlock_irqrestore(&kpt.lock, irq);
+	if (!err) {
+		pt_gather_note_stale(gather, va, end);
+		__atomic_add_fetch(&kpt.stats.unmaps, 1, __ATOMIC_RELAXED);
+	}
 	if (!err)   /* recorded after the unlock: not time other CPUs wait */
 		trace2(TRACE_UNMAP, va, size);
 	return err;
@@ -176,8 +214,8 @@ static uint64_t kpt_reclaim_range(pte_t *table, enum pt_level level,
 		if (level - 1 > PT_LEVEL_PTE)
 			unlinked += kpt_reclaim_range(kpt_descend(e, level - 1, addr),
 						      level - 1, addr, next, g);
-		if (frame_of(pte_table_addr(e))->entries == 0 &&
-		    !(frame_of(pte_table_addr(e))->flags & FRAME_F_PINNED)) {
+		if (!(frame_of(pte_table_addr(e))->flags & FRAME_F_PINNED) &&
+		    kpt_table_kill_if_empty(frame_of(pte_table_addr(e)))) {
 			kpt_table_unlink(entry, 0, level - 1, g);
 			unlinked++;
 		}

@@ -241,7 +241,8 @@ static void check_all_walks(virt_addr_t a, virt_addr_t b)
 	}
 }
 
-/* Every frame on @g: an unlinked, gathered page table with nothing in it. */
+/* Every frame on @g: an unlinked, gathered page table with nothing in it,
+ * its count dead (no lockless map may pin it). */
 static void check_gathered(const struct pt_gather *g)
 {
 	uint64_t n = 0;
@@ -253,7 +254,7 @@ static void check_gathered(const struct pt_gather *g)
 
 		FUZZ_CHECK(f->use >= FRAME_PT_PTE && f->use <= FRAME_PT_PUD &&
 			   (f->flags & FRAME_F_GATHERED) && !(f->flags & FRAME_F_LINKED) &&
-			   f->entries == 0,
+			   f->entries == KPT_TABLE_DEAD,
 			   "gathered frame pfn %#x: use %s, flags %#x, %u entries", pfn,
 			   frame_use_name(f->use), f->flags, f->entries);
 		for (size_t i = 0; i < PT_ENTRIES; i++)

@@ -251,7 +251,7 @@ CHECKS = [
     ("shootdown_state_before_the_ipi", check_state_before_the_ipi),
     ("tlb_gather_in_flight_lists_the_pte_table", lambda s, f: need(
         s["freeing"], r"^CPU 0's shootdown \(gather at 0x[0-9a-f]+\): \d+ frames",
-        rf"^  pa {f['table']:#x}\s+FRAME_PT_PTE\s+entries 0\s+gathered$")),
+        rf"^  pa {f['table']:#x}\s+FRAME_PT_PTE\s+entries dead\s+gathered$")),
     ("tlb_gather_stale_range_and_flush", lambda s, f: need(
         s["freeing"], lit(f"stale [{f['va']:#x}, {f['va'] + f['size']:#x}): "
                           "full flush"))),

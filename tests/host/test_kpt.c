@@ -4,7 +4,7 @@
 
 #include "arch/x86/arch.h"
 #include "kernel/extable.h"
-#include "mm/kpt.h"
+#include "mm/kpt_internal.h"
 #include "mm/shootdown.h"
 #include "tests/host/host_env.h"
 
@@ -254,22 +254,27 @@ static void test_partial_unmap_keeps_table(struct selftest *t)
 }
 
 /* kpt_unmap_leaves() keeps emptied tables linked; the reclaim unlinks
- * those still empty, bottom up, and leaves a refilled one.  Table-driven:
- * which pages stay mapped when the reclaim runs, and what it must unlink. */
+ * those still empty, bottom up, and leaves a refilled one, or one that a
+ * lockless map has pinned and not yet written (mm/kpt_internal.h).
+ * Table-driven: what happens to the table before the reclaim runs, and
+ * what it must unlink. */
+enum reclaim_meanwhile { NOTHING, REFILL, PIN };
 static const struct reclaim_case {
 	const char *name;
-	bool refill;                 /* map a page in the table meanwhile */
+	enum reclaim_meanwhile meanwhile;
 	uint64_t unlinked_tables;    /* on the gather after the reclaim */
 	uint64_t pte_tables_left;    /* linked after it, at this test's va */
 } reclaim_cases[] = {
-	{ "all empty: pte, pmd and pud tables go", false, 3, 0 },
-	{ "refilled: nothing goes",                true,  0, 1 },
+	{ "all empty: pte, pmd and pud tables go", NOTHING, 3, 0 },
+	{ "refilled: nothing goes",                REFILL,  0, 1 },
+	{ "pinned by a map in its window: nothing goes", PIN, 0, 1 },
 };
 
 static void reclaim_case_run(struct selftest *t, const struct reclaim_case *c)
 {
 	virt_addr_t va = VA(7);
 	uint64_t pte_before = kpt.stats.tables_linked[PT_LEVEL_PTE];
+	struct frame *table;
 	struct pt_gather g;
 	struct kpt_walk w;
 
@@ -281,8 +286,11 @@ static void reclaim_case_run(struct selftest *t, const struct reclaim_case *c)
 	EXPECT_EQ(t, w.level, PT_LEVEL_PTE);               /* the table is there */
 	EXPECT_EQ(t, kpt.stats.tables_linked[PT_LEVEL_PTE], pte_before + 1);
 	shootdown_flush_and_free(&g);
-	if (c->refill)
+	table = frame_of(virt_to_phys(w.entry) & ~(PAGE_SIZE - 1));
+	if (c->meanwhile == REFILL)
 		ASSERT_EQ(t, map_4k(va + PAGE_SIZE, 0x400000, PAGE_SIZE), 0);
+	if (c->meanwhile == PIN)
+		ASSERT_TRUE(t, kpt_table_pin(table, 1));
 	pt_gather_init(&g);
 	ASSERT_EQ(t, kpt_reclaim_empty_tables(va, 2 * PAGE_SIZE, &g), 0);
 	if (g.nr_frames != c->unlinked_tables ||
@@ -295,9 +303,17 @@ static void reclaim_case_run(struct selftest *t, const struct reclaim_case *c)
 						      pte_before),
 				 (unsigned long long)c->pte_tables_left);
 	EXPECT_EQ(t, g.stale_start == g.stale_end, c->unlinked_tables == 0);
+	if (c->meanwhile == NOTHING) {   /* unlinked: dead, no map may pin it */
+		EXPECT_EQ(t, table->entries, KPT_TABLE_DEAD);
+		EXPECT_TRUE(t, !kpt_table_pin(table, 1));
+	}
 	shootdown_flush_and_free(&g);
-	if (c->refill)
+	if (c->meanwhile == REFILL)
 		EXPECT_EQ(t, unmap_now(va + PAGE_SIZE, PAGE_SIZE), 0);
+	if (c->meanwhile == PIN) {       /* the map gives up its pin */
+		kpt_count_sub(table, 1);
+		EXPECT_EQ(t, unmap_now(va, PAGE_SIZE), 0);   /* unlinks it */
+	}
 	EXPECT_EQ(t, kpt.stats.tables_linked[PT_LEVEL_PTE], pte_before);
 }
 

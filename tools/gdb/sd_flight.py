@@ -3,9 +3,9 @@ vm-areas, tlb-gather, shootdown-state, cpus."""
 import gdb
 
 from sd_mem import (FRAME_NIL, PAGE_SIZE, Unavailable, cpu_mode, enum_name,
-                    eval_address, frame_flags, frame_pfn, frame_table,
-                    frame_use, helper, lookup, max_cpus, online_mask,
-                    register, source_define, to_int)
+                    eval_address, frame_entries, frame_flags, frame_pfn,
+                    frame_table, frame_use, helper, lookup, max_cpus,
+                    online_mask, register, source_define, to_int)
 from sd_tables import selftest_name
 
 # Lists and trees are walked at most this far: memory that a stop
@@ -145,7 +145,7 @@ def print_gather(gather, title):
             data.append(pfn)
             continue
         print(f"  pa {pfn << 12:#x}  {use:13} entries "
-              f"{to_int(f['entries'])}  {frame_flags(to_int(f['flags']))}")
+              f"{frame_entries(f)}  {frame_flags(to_int(f['flags']))}")
     if data:
         first = ", ".join(f"{p << 12:#x}" for p in data[:DATA_PAGES_SHOWN])
         print(f"  {len(data)} vmalloc data pages: {first}"

@@ -157,8 +157,8 @@ def source_define(header, name):
         text = (SRC / header).read_text()
     except OSError:
         return None
-    m = re.search(rf"#define\s+{name}\s+(\d+)", text)
-    return int(m.group(1)) if m else None
+    m = re.search(rf"#define\s+{name}\s+(0x[0-9a-fA-F]+|\d+)[uUlL]*\b", text)
+    return int(m.group(1), 0) if m else None
 
 
 def online_mask():
@@ -206,6 +206,13 @@ FRAME_FLAGS = ((0x01, "linked"), (0x02, "gathered"), (0x04, "poisoned"),
 
 def frame_flags(flags):
     return " ".join(n for bit, n in FRAME_FLAGS if flags & bit) or "-"
+
+
+def frame_entries(frame):
+    """A table's count of present entries, or "dead" once it was
+    unlinked (mm/kpt.h KPT_TABLE_DEAD: no lockless map may pin it)."""
+    n = to_int(frame["entries"])
+    return "dead" if n == source_define("mm/kpt.h", "KPT_TABLE_DEAD") else str(n)
 
 
 def frame_use(frame):

@@ -3,8 +3,8 @@ pt-walk, pt-dump, frame-info, mm-counters, percpu, sym."""
 import gdb
 
 from sd_mem import (ADDR_MASK, Unavailable, cr3, enum_name, eval_address,
-                    frame_at, frame_flags, frame_use, helper, lookup,
-                    online_cpus, phys_read_u64, to_int)
+                    frame_at, frame_entries, frame_flags, frame_use, helper,
+                    lookup, online_cpus, phys_read_u64, to_int)
 
 LEVELS = ("pgd", "pud", "pmd", "pte")          # SDM: PML4, PDPT, PD, PT
 SDM_NAMES = ("PML4", "PDPT", "PD", "PT")
@@ -90,7 +90,7 @@ and its buddy order.  (Not named "frame": that is gdb's own command.)"""
         order = to_int(f["order"])
         print(f"frame {pa >> 12:#x} (pa {pa & ~0xfff:#x}): use {frame_use(f)}, "
               f"flags {frame_flags(to_int(f['flags']))}, "
-              f"entries {to_int(f['entries'])}, order "
+              f"entries {frame_entries(f)}, order "
               f"{'tail' if order == 0xff else order}")
 
 

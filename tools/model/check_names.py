@@ -45,14 +45,18 @@ def model_names(model_dir: Path) -> dict[str, list[str]]:
 
 
 def defined_names(root: Path) -> set[str]:
-    """Every identifier followed by '(' on a definition line."""
+    """Every identifier followed by '(' on a definition line: in a .c
+    file, a line that starts a declaration and does not end in ';'; in a
+    header, only a "static inline" one (the others declare)."""
     found: set[str] = set()
     ident = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
     for d in SOURCE_DIRS:
-        for src in sorted((root / d).rglob("*.c")):
+        for src in sorted((root / d).rglob("*.[ch]")):
             for line in src.read_text(errors="replace").splitlines():
                 if (not line or line[0] in " \t#/*{}" or
                         line.rstrip().endswith(";")):
+                    continue
+                if src.suffix == ".h" and not line.startswith("static inline"):
                     continue
                 m = ident.search(line)
                 if m:

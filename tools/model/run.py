@@ -66,7 +66,8 @@ class Variant:
 # expect: "verified"; "freed" (a frame freed while cached; the words
 # after it must be among the agents that cache it: "cpu", "device"),
 # "slot" (the fixmap reader saw another's frame), "deadlock" (an invalid
-# end state).
+# end state), "lost" (a lockless map wrote into a table the tree no
+# longer reaches), "written" (a lockless map wrote into a freed table).
 VARIANTS = [
     Variant("fixed", [], "verified",
             "the kernel's protocol: safety and no deadlock"),
@@ -98,6 +99,15 @@ VARIANTS = [
             "frees them"),
     Variant("no_serve_while_waiting", ["NO_SERVE_WHILE_WAITING"], "deadlock",
             "a waiting CPU does not serve its own queue"),
+    Variant("fixed_lockless_map", ["LOCKLESS_MAP"], "verified",
+            "a map without kpt.lock racing the purge's reclaim: pinned, "
+            "interrupts off"),
+    Variant("lockless_no_pin", ["LOCKLESS_MAP", "LOCKLESS_NO_PIN"], "lost",
+            "the lockless map does not pin the table; the reclaim looks at "
+            "the entries present"),
+    Variant("lockless_irqs_on", ["LOCKLESS_MAP", "LOCKLESS_IRQS_ON"], "written",
+            "the lockless map walks with interrupts on: the purge's "
+            "shootdown completes under it"),
 ]
 RENDERED = "free_before_ack"     # the counterexample `make model` tells
 
@@ -137,6 +147,10 @@ def expected_kind(expect: str, kind: str) -> bool:
         return "freed while cached" in kind and all(w in kind for w in words[1:])
     if words[0] == "slot":
         return "through the slot" in kind
+    if words[0] == "lost":
+        return "no longer reaches" in kind
+    if words[0] == "written":
+        return "no longer a page table" in kind
     return words[0] == "deadlock" and kind.startswith("invalid end state")
 
 

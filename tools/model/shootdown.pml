@@ -18,8 +18,10 @@
  *   CPU 2  an IRQ-off window; then a purge of its own, racing CPU 0's
  * and, as a second scenario (-DFIXMAP), CPU 0 and CPU 2 (IRQs off, as
  * NMI code runs) each map their own buffer at the fixmap slot, read
- * through it and unmap it.  The walkers of every CPU and of the device
- * may have cached any entry before it was unlinked (machine.pml).
+ * through it and unmap it; as a third (-DLOCKLESS_MAP), CPU 0 as above
+ * while CPU 2 maps area C, a new area in TA's span, without kpt.lock.
+ * The walkers of every CPU and of the device may have cached any entry
+ * before it was unlinked (machine.pml).
  *
  * Variants (-D NAME; none = the kernel as it is):
  *   NO_REMOTE_IPI                       the local invalidation only
@@ -32,6 +34,11 @@
  *                                       its shootdown, then frees them
  *   NO_SERVE_WHILE_WAITING              a waiting CPU does not serve its
  *                                       own queue: two waiters deadlock
+ *   LOCKLESS_NO_PIN                     (with LOCKLESS_MAP) the map does
+ *                                       not pin TA; the reclaim looks at
+ *                                       the leaves instead of the count
+ *   LOCKLESS_IRQS_ON                    (with LOCKLESS_MAP) the map walks
+ *                                       with interrupts on
  */
 
 #include "machine.pml"
@@ -51,6 +58,13 @@ byte lazy_f;
 byte lazy_va;
 
 bool kpt_lock;                    /* kpt.lock: one writer of the tables at a time */
+
+/* TA's count of present entries (frame.entries): A's leaf at first.  A
+ * lockless map adds to it before writing, an unlink makes it DEAD from 0
+ * (mm/kpt_internal.h); the allocator sets it to 0 again. */
+#define DEAD 255
+byte ta_cnt = 1;
+bool ta_dc;                       /* TA -> DC, area C's leaf (LOCKLESS_MAP) */
 
 #define SLOT_FREE NCPU
 byte slot_owner = SLOT_FREE;      /* the fixmap slot's holder */
@@ -133,16 +147,18 @@ inline kpt_unmap_b(s)
 	}
 }
 
-/* kpt_unmap_leaves() of area A, the lazy path: clear the leaf only; TA,
- * now empty, stays linked for the next area of its span. */
+/* kpt_unmap_leaves() of area A, the lazy path, without kpt.lock (its
+ * range is inside one PTE table): clear the leaf, then take it off TA's
+ * count; TA, now empty, stays linked for the next area of its span. */
 inline kpt_unmap_leaves_a(s)
 {
 	atomic {
-		!kpt_lock -> kpt_lock = 1;                /* code: kpt_unmap_leaves */
-		clear_leaf(s, FN_UNMAP_LEAVES, VA_A, F_DA, ta_da);
-		gva[s] = gva[s] | BIT(VA_A);
-		printf("@@ %d kpt_unmap_leaves: leaves table frame %d linked, empty\n", s, F_TA);
-		kpt_lock = 0
+		clear_leaf(s, FN_UNMAP_LEAVES, VA_A, F_DA, ta_da); /* code: kpt_unmap_leaves_within_table */
+		gva[s] = gva[s] | BIT(VA_A)
+	}
+	atomic {
+		ta_cnt--;                                 /* code: kpt_count_sub */
+		printf("@@ %d kpt_unmap_leaves: leaves table frame %d linked, counting %d\n", s, F_TA, ta_cnt)
 	}
 }
 
@@ -154,7 +170,12 @@ inline kpt_reclaim(s)
 	atomic {
 		!kpt_lock -> kpt_lock = 1;                /* code: kpt_reclaim_empty_tables */
 		if
-		:: m_ta && !ta_da ->
+#ifndef LOCKLESS_NO_PIN
+		:: m_ta && ta_cnt == 0 ->
+			ta_cnt = DEAD;                    /* code: kpt_table_kill_if_empty */
+#else
+		:: m_ta && !ta_da && !ta_dc ->            /* what is present now */
+#endif
 			unlink_table(s, FN_RECLAIM, VA_A, F_TA, m_ta, 1)
 		:: else
 		fi
@@ -179,7 +200,11 @@ inline free_gathered(s)
 			if
 			:: gf[s] & BIT(f) ->
 				printf("@@ %d frame_free: frame %d\n", s, f);
-				frame_free(f)
+				frame_free(f);
+				if                        /* code: cache_mark_free */
+				:: f == F_TA -> ta_cnt = 0
+				:: else
+				fi
 			:: else
 			fi;
 			f++
@@ -294,6 +319,57 @@ inline purge_lazy(s)
 	fi
 }
 
+/* kpt_map() of area C, a new page in TA's span, the short way: without
+ * kpt.lock, interrupts off, walk to TA, pin it (add C's page to its
+ * count unless it is DEAD), then write C's leaf.  A dead or unlinked TA
+ * sends the map the long way, under kpt.lock, which links a new table
+ * (not modelled: it is an ordinary locked writer).  The properties, at
+ * the write: TA is still a page table (not freed while we walked), and
+ * the tree still reaches it (the mapping is not lost). */
+inline map_c_lockless(s)
+{
+#ifndef LOCKLESS_IRQS_ON
+	irqon[s] = 0;                                     /* code: kpt_map_within_table */
+#endif
+	atomic {
+		walked = root_m && m_ta;                  /* code: kpt_pte_table_unlocked */
+		printf("@@ %d kpt_map(C): walks to table frame %d: %d\n", s, F_TA, walked)
+	}
+	if
+	:: walked ->
+#ifndef LOCKLESS_NO_PIN
+		atomic {
+			if                                /* code: kpt_table_pin */
+			:: ta_cnt != DEAD -> ta_cnt++; pinned = 1
+			:: else -> pinned = 0
+			fi;
+			printf("@@ %d kpt_map(C): pins table frame %d: %d\n", s, F_TA, pinned)
+		}
+#else
+		pinned = 1;
+#endif
+		if
+		:: pinned ->
+			atomic {
+				if
+				:: owner[F_TA] != O_PT ->
+					printf("@@ %d VIOLATION writes C's leaf into frame %d, no longer a page table\n", s, F_TA);
+					assert(false)
+				:: !(root_m && m_ta) ->
+					printf("@@ %d VIOLATION writes C's leaf into table frame %d, which the tree no longer reaches: the mapping is lost\n", s, F_TA);
+					assert(false)
+				:: else
+				fi;
+				ta_dc = 1;
+				printf("@@ %d kpt_map(C): writes C's leaf into table frame %d\n", s, F_TA)
+			}
+		:: else -> skip                           /* the long way */
+		fi
+	:: else -> skip                                   /* the long way */
+	fi;
+	irqon[s] = 1
+}
+
 /* The fixmap slot (mm/fixmap.c): map my buffer, read through the slot,
  * unmap; every invalidation local. */
 inline fixmap_use(s, buf)
@@ -347,8 +423,17 @@ inline fixmap_use(s, buf)
 proctype cpu(byte id)
 {
 	byte f;                           /* free_gathered()'s cursor */
+	bool walked, pinned;              /* map_c_lockless()'s */
 
-#ifndef FIXMAP
+#if defined(LOCKLESS_MAP)
+	if
+	:: id == 0 ->
+		vfree_a_lazily(0);
+		purge_lazy(0)
+	:: id == 1 -> skip
+	:: id == 2 -> map_c_lockless(2)
+	fi
+#elif !defined(FIXMAP)
 	if
 	:: id == 0 ->
 		vfree_a_lazily(0);
