@@ -332,11 +332,11 @@ inline map_c_lockless(s)
 	irqon[s] = 0;                                     /* code: kpt_map_within_table */
 #endif
 	atomic {
-		walked = root_m && m_ta;                  /* code: kpt_pte_table_unlocked */
-		printf("@@ %d kpt_map(C): walks to table frame %d: %d\n", s, F_TA, walked)
+		reached = root_m && m_ta;                  /* code: kpt_pte_table_unlocked */
+		printf("@@ %d kpt_map(C): walks to table frame %d: %d\n", s, F_TA, reached)
 	}
 	if
-	:: walked ->
+	:: reached ->
 #ifndef LOCKLESS_NO_PIN
 		atomic {
 			if                                /* code: kpt_table_pin */
@@ -423,7 +423,7 @@ inline fixmap_use(s, buf)
 proctype cpu(byte id)
 {
 	byte f;                           /* free_gathered()'s cursor */
-	bool walked, pinned;              /* map_c_lockless()'s */
+	bool reached, pinned;             /* map_c_lockless()'s */
 
 #if defined(LOCKLESS_MAP)
 	if
