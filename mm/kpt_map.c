@@ -365,6 +365,30 @@ static void kpt_map_pgd_range(struct kpt_map_ctx *c, pgd_t *pgd,
 
 /* ---- the short way, without kpt.lock ---- */
 
+/* Pin @f for @pages new entries (mm/kpt_internal.h): whether the short
+ * way may write into it.  KPT_FAULT_NO_PIN, a negative control, writes
+ * without a pin. */
+static bool kpt_short_way_pin(struct frame *f, unsigned int pages,
+			      virt_addr_t va, enum kpt_selftest_fault fault)
+{
+	if (fault == KPT_FAULT_NO_PIN)
+		return true;
+	if (!kpt_table_pin(f, pages))
+		return false;                            /* dead: unlinked */
+	kpt_check_table(f, PT_LEVEL_PTE, va, 0);   /* pinned, so linked */
+	return true;
+}
+
+/* Is no entry of [va, end) in @table present? */
+static bool kpt_range_clear(const pte_t *table, virt_addr_t va,
+			    virt_addr_t end)
+{
+	for (virt_addr_t a = va; a != end; a += PAGE_SIZE)
+		if (pte_present(READ_ONCE(table[pte_index(a)])))
+			return false;
+	return true;
+}
+
 /* Map [va, end) in one walk when nothing needs checking but the entries
  * themselves: KPT_MAP_NEW, 4 KiB leaves only, inside one 2 MiB span whose
  * PTE table exists, every entry of the range not present.  Returns false,
@@ -390,24 +414,20 @@ static bool kpt_map_within_table(struct kpt_map_ctx *c, virt_addr_t va,
 	if (c->mode != KPT_MAP_NEW || c->max_leaf != PT_LEVEL_PTE ||
 	    ALIGN_DOWN(va, 2 * MiB) != ALIGN_DOWN(end - 1, 2 * MiB))
 		return false;
-	if (fault != KPT_FAULT_IRQS_ON)
+	if (fault != KPT_FAULT_IRQS_ON)   /* a negative control leaves them on */
 		arch_irq_disable();
 	table = kpt_pte_table_unlocked(va);
 	f = table ? frame_of(virt_to_phys(table)) : NULL;
 	if (f && kpt_selftest_window)
 		kpt_selftest_window(va);
-	if (f && (fault == KPT_FAULT_NO_PIN || kpt_table_pin(f, pages))) {
-		if (fault != KPT_FAULT_NO_PIN)   /* pinned: linked, or a bug */
-			kpt_check_table(f, PT_LEVEL_PTE, va, 0);
-		mapped = true;
-		for (virt_addr_t a = va; mapped && a != end; a += PAGE_SIZE)
-			mapped = !pte_present(READ_ONCE(table[pte_index(a)]));
-		if (!mapped && fault != KPT_FAULT_NO_PIN)
-			kpt_count_sub(f, pages);
+	if (f && kpt_short_way_pin(f, pages, va, fault)) {
+		mapped = kpt_range_clear(table, va, end);
 		for (virt_addr_t a = va; mapped && a != end; a += PAGE_SIZE)
 			WRITE_ONCE(table[pte_index(a)],
 				   kpt_make_leaf(kpt_leaf_pa(c, a), PT_LEVEL_PTE,
 						 c->m->prot, c->m->cache));
+		if (!mapped && fault != KPT_FAULT_NO_PIN)
+			kpt_count_sub(f, pages);   /* the long way reports it */
 	}
 	if (irqs && fault != KPT_FAULT_IRQS_ON)
 		arch_irq_enable();
