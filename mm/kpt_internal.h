@@ -80,7 +80,7 @@ void kpt_entry_write(pte_t *entry, pte_t value);
  * count, KPT_TABLE_DEAD, is in mm/kpt.h. */
 
 /* The count went to @n: more than a table has is a kernel bug (or a
- * write into a dead table). */
+ * write into a dead table).  => any context. */
 static inline void kpt_count_check(const struct frame *table, unsigned int n)
 {
 	if (n > PT_ENTRIES)
@@ -106,7 +106,8 @@ static inline bool kpt_table_pin(struct frame *table, unsigned int n)
 	return true;
 }
 
-/* Take @n entries off @table's count. */
+/* Take @n entries off @table's count, after they were cleared (or were
+ * never written).  => any context. */
 static inline void kpt_count_sub(struct frame *table, unsigned int n)
 {
 	kpt_count_check(table, __atomic_sub_fetch(&table->entries, (uint16_t)n,

@@ -367,7 +367,8 @@ static void kpt_map_pgd_range(struct kpt_map_ctx *c, pgd_t *pgd,
 
 /* Pin @f for @pages new entries (mm/kpt_internal.h): whether the short
  * way may write into it.  KPT_FAULT_NO_PIN, a negative control, writes
- * without a pin. */
+ * without a pin.
+ * => IRQs off (the short way's walk found @f); no lock. */
 static bool kpt_short_way_pin(struct frame *f, unsigned int pages,
 			      virt_addr_t va, enum kpt_selftest_fault fault)
 {
