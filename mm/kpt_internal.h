@@ -125,6 +125,13 @@ static inline bool kpt_table_kill_if_empty(struct frame *table)
 					   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
+/* Does [va, end) lie in one 2 MiB span, so that one PTE table maps it
+ * all?  The short ways take only such ranges. */
+static inline bool kpt_in_one_pte_table(virt_addr_t va, virt_addr_t end)
+{
+	return ALIGN_DOWN(va, 2 * MiB) == ALIGN_DOWN(end - 1, 2 * MiB);
+}
+
 /* The PTE table that maps @va, found without kpt.lock; NULL if a level
  * above has no table there (or a huge leaf).  A table on the way may be
  * unlinked meanwhile, so only its use is checked, not its LINKED flag:

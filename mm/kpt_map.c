@@ -413,7 +413,7 @@ static bool kpt_map_within_table(struct kpt_map_ctx *c, virt_addr_t va,
 	pte_t *table;
 
 	if (c->mode != KPT_MAP_NEW || c->max_leaf != PT_LEVEL_PTE ||
-	    ALIGN_DOWN(va, 2 * MiB) != ALIGN_DOWN(end - 1, 2 * MiB))
+	    !kpt_in_one_pte_table(va, end))
 		return false;
 	if (fault != KPT_FAULT_IRQS_ON)   /* a negative control leaves them on */
 		arch_irq_disable();

@@ -133,7 +133,7 @@ static bool kpt_unmap_leaves_within_table(virt_addr_t va, virt_addr_t end)
 	struct frame *f = NULL;
 	pte_t *table;
 
-	if (ALIGN_DOWN(va, 2 * MiB) != ALIGN_DOWN(end - 1, 2 * MiB))
+	if (!kpt_in_one_pte_table(va, end))
 		return false;
 	arch_irq_disable();
 	table = kpt_pte_table_unlocked(va);
@@ -207,6 +207,7 @@ static uint64_t kpt_reclaim_range(pte_t *table, enum pt_level level,
 	do {
 		pte_t *entry = &table[pt_index(addr, level)];
 		pte_t e = READ_ONCE(*entry);
+		struct frame *below;
 
 		next = pt_addr_end(addr, end, level);
 		if (!pte_is_table(e, level))
@@ -214,8 +215,8 @@ static uint64_t kpt_reclaim_range(pte_t *table, enum pt_level level,
 		if (level - 1 > PT_LEVEL_PTE)
 			unlinked += kpt_reclaim_range(kpt_descend(e, level - 1, addr),
 						      level - 1, addr, next, g);
-		if (!(frame_of(pte_table_addr(e))->flags & FRAME_F_PINNED) &&
-		    kpt_table_kill_if_empty(frame_of(pte_table_addr(e)))) {
+		below = frame_of(pte_table_addr(e));
+		if (!(below->flags & FRAME_F_PINNED) && kpt_table_kill_if_empty(below)) {
 			kpt_table_unlink(entry, 0, level - 1, g);
 			unlinked++;
 		}
