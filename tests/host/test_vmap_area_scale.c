@@ -336,7 +336,7 @@ static void rand_free(struct test *t, struct fx *f)
 		return;
 	model[i].state = VMAP_AREA_UNMAPPING;
 	if (rng_below(4)) {   /* else a later op finishes the unmap */
-		vmap_area_lazy_free(&f->s, va);
+		fx_lazy_free(f, va, (unsigned int)rng_below(3));
 		model[i].state = VMAP_AREA_LAZY;
 	}
 }
@@ -347,7 +347,7 @@ static void rand_finish_unmap(struct fx *f)
 
 	if (i < 0)
 		return;
-	vmap_area_lazy_free(&f->s, model[i].va);
+	fx_lazy_free(f, model[i].va, (unsigned int)rng_below(3));
 	model[i].state = VMAP_AREA_LAZY;
 }
 
