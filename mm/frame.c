@@ -557,38 +557,51 @@ void frame_free(struct frame *f, enum frame_use use)
 /* One pass over the list: each frame is checked, poisoned if asked and
  * marked; the single frames keep the list's own links (one is rewritten
  * only where a frame leaves the chain), and the chain joins this CPU's
- * cache in one splice at the end (a purge frees a thousand at once). */
+ * cache in one splice at the end (a purge frees a thousand at once).
+ * The globals it reads are read once, into locals: every byte it
+ * stores into a struct frame could alias them, so the compiler read
+ * them again for every frame (the 1,006 frames of a purge after 1,000
+ * vfrees: 28 to 25 us, medians of 12 purges each, -smp 1 -cpu max,
+ * TSC around the call; a path of its own for the common single cached
+ * frame saved 1 us more, not worth a second copy of the checks). */
 void frame_free_list(struct frame **head)
 {
 	uint32_t was[FRAME_USE_COUNT] = { 0 };
-	struct frame *first = NULL, *last = NULL, *f, *next;
-	bool cache = !READ_ONCE(frame_caches_off);
+	struct frame *const table = frame_table;
+	const enum frame_debug poison = frame_debug;
+	const bool cache = !READ_ONCE(frame_caches_off);
+	struct frame *first = NULL, *last = NULL, *f;
+	bool chain_broken = false;   /* a frame left between last and f */
 	uint64_t n = 0;
+	uint32_t next;
 
-	for (f = *head, *head = NULL; f; f = next) {
+	for (f = *head, *head = NULL; f; f = next == FRAME_NIL ? NULL : &table[next]) {
 		const char *refusal;
 
-		next = frame_list_next(f);
+		next = f->next;
 		f->flags &= (uint8_t)~FRAME_F_GATHERED;   /* flushed */
 		refusal = frame_free_refusal(f, (enum frame_use)f->use);
 		if (refusal) {
 			frame_bug("frame_free_list: frame %#llx: %s (recorded "
 				  "use %s)", (unsigned long long)frame_pa(f),
 				  refusal, frame_use_name(f->use));
+			chain_broken = true;
 			continue;
 		}
-		if (frame_debug != FRAME_DEBUG_OFF)
-			poison_block(frame_debug, frame_pfn(f), f->order);
+		if (poison != FRAME_DEBUG_OFF)
+			poison_block(poison, frame_pfn(f), f->order);
 		if (f->order != 0 || !cache) {
 			f->next = FRAME_NIL;
 			buddy_free(frame_pfn(f), f->order);
+			chain_broken = true;
 			continue;
 		}
 		cache_mark_free(f, was);
 		if (!first)
 			first = f;
-		else if (frame_list_next(last) != f)   /* frames left between */
-			last->next = (uint32_t)frame_pfn(f);
+		else if (chain_broken)
+			last->next = (uint32_t)(f - table);
+		chain_broken = false;
 		last = f;
 		n++;
 	}
