@@ -56,10 +56,8 @@
 struct vm_stats vm_stats;
 uint64_t vm_lazy_max_pages_override;
 
-/* The window's ranges (mm/vmap_area.h); each CPU frees onto its own
- * lazy list. */
+/* The window's ranges (mm/vmap_area.h). */
 static struct vmap_space vm_space;
-_Static_assert(VMAP_LAZY_LISTS >= MAX_CPUS, "a lazy list for every CPU");
 
 /* The data pages (and any table) that lazy unmaps took out, waiting for
  * a purge's shootdown, one gather per CPU: vfrees on different CPUs share
@@ -225,7 +223,6 @@ void vm_unmap_now(struct vmap_area *area, struct frame *frames)
 void vm_unmap_lazily(struct vmap_area *area, struct frame *frames)
 {
 	struct vm_lazy_cpu *c = &vm_lazy.cpu[this_cpu_id()];
-	struct vmap_spares spares = { NULL, NULL, 0 };
 	struct pt_gather g;
 	uint64_t waiting;
 	irqflags_t irq;
@@ -235,12 +232,10 @@ void vm_unmap_lazily(struct vmap_area *area, struct frame *frames)
 			kpt_unmap_leaves(area->start, area->end - area->start, &g));
 	frame_list_gather(frames, &g);
 
-	/* The area first (see vm_lazy), onto this CPU's lazy list. */
-	vmap_area_lazy_free(&vm_space, area, this_cpu_id(), &spares);
+	vmap_area_lazy_free(&vm_space, area);   /* the area first: see vm_lazy */
 	irq = spin_lock_irqsave(&c->lock);
 	pt_gather_splice(&c->pending, &g);
 	spin_unlock_irqrestore(&c->lock, irq);
-	vmap_spares_return(&spares);   /* the node of an area that joined a run */
 
 	waiting = vm_lazy_pages();
 	if (waiting > READ_ONCE(vm_stats.lazy_pages_max))   /* a statistic: */

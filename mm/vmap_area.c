@@ -21,10 +21,9 @@
  * [start, end + guard), or a gap, and the gaps add up to freeing_bytes.
  * vmap_space_check() (vmap_area_check.c) verifies that and the rest.
  *
- * Lock rule: s->lock guards both trees and the counters; each lazy list
- * has a lock of its own, taken alone by a lazy free and inside s->lock
- * by a purge.  Each public function takes s->lock but the lazy free;
- * every function below that touches the trees asserts it on entry.
+ * Lock rule: s->lock guards both trees, the lazy list and the counters.
+ * Each public function takes it; every function below that touches the
+ * trees asserts it on entry.
  */
 #include "kernel/panic.h"
 #include "kernel/printk.h"
@@ -312,9 +311,6 @@ int vmap_space_init(struct vmap_space *s, virt_addr_t start, virt_addr_t end,
 		.free_tree = { .root = NULL, .augment = free_augment },
 		.busy_tree = { .root = NULL, .augment = NULL },
 	};
-	for (unsigned int i = 0; i < VMAP_LAZY_LISTS; i++)
-		s->lazy[i] = (struct vmap_lazy_list){
-			.lock = SPINLOCK_INIT("vmap_space.lazy") };
 	first->start = start;
 	first->end = end;
 	spin_lock(&s->lock);
@@ -370,7 +366,6 @@ static int vmap_alloc_locked(struct vmap_space *s, uint64_t size,
 	va->state = VMAP_AREA_BUSY;
 	va->kind = kind;
 	va->owner = NULL;
-	va->areas = 0;
 	va->lazy_cost = 0;
 	vmap_tree_insert(&s->busy_tree, va);
 	s->nr_busy++;
@@ -437,71 +432,30 @@ static void vmap_expect_state(const struct vmap_area *va, enum vmap_state want,
 		      vmap_state_name(want), vmap_state_name(or_want));
 }
 
-/* Join the LAZY @area to the LAZY @run if one ends (guard included)
- * where the other begins; whether it did.  The guard page between them
- * becomes part of the run: unmapped, and reserved until the run goes
- * back whole.  @area's node is then the caller's to put on its spares.
- * => @run's list's lock held, or @run in the caller's purge batch. */
-static bool lazy_run_absorb(struct vmap_area *run, const struct vmap_area *area)
-{
-	uint64_t cost;
-
-	if (!run)
-		return false;
-	cost = vmap_area_lazy_cost(run) + vmap_area_lazy_cost(area);
-	if (vmap_area_reserved_end(run) == area->start)
-		run->end = area->end;
-	else if (vmap_area_reserved_end(area) == run->start)
-		run->start = area->start;
-	else
-		return false;
-	run->lazy_cost = cost;
-	run->areas += area->areas;
-	return true;
-}
-
 /* Without s->lock: the one step of a vfree that took the space's lock a
  * second time (with four CPUs freeing at once, 11% of the linux table's
  * all_4k samples spun there, tools/profiler.py --callers spin_lock).  The
- * area is the caller's (UNMAPPING) until it is listed, so its fields
- * are ours to write; the list's lock is the caller's CPU's, taken by
- * others only when a purge empties the list.  Joining here spares the
- * purge a pass over every area: after 1,000 vfrees in a row, 12 us of
- * a 90 us purge (-smp 1, the linux table's purge_burst row).  The
- * counters are atomics, exact when no other CPU races: the purge
- * trigger only needs them roughly. */
-void vmap_area_lazy_free(struct vmap_space *s, struct vmap_area *area,
-			 unsigned int list, struct vmap_spares *spares)
+ * area is the caller's (UNMAPPING) until it is on the list, so its state
+ * and link are ours to write; the push is one compare-and-swap, and a
+ * purge takes the whole list with one exchange, so no node is ever taken
+ * off singly (no ABA).  The counters are atomics, exact when no other
+ * CPU races: the purge trigger only needs them roughly. */
+void vmap_area_lazy_free(struct vmap_space *s, struct vmap_area *area)
 {
-	struct vmap_lazy_list *l;
-	bool joined;
+	struct vmap_area *head;
 
-	if (list >= VMAP_LAZY_LISTS)
-		panic("vmap: lazy list %u of area [%#lx, %#lx); expected one "
-		      "below %u", list, area->start, area->end, VMAP_LAZY_LISTS);
 	vmap_expect_state(area, VMAP_AREA_UNMAPPING, VMAP_AREA_UNMAPPING);
-	l = &s->lazy[list];
 	area->state = VMAP_AREA_LAZY;
-	area->areas = 1;
 	/* Add before taking away: the checker's counters, never low. */
 	__atomic_add_fetch(&s->nr_lazy, 1, __ATOMIC_RELAXED);
 	__atomic_sub_fetch(&s->nr_unmapping, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->lazy_bytes, vmap_area_lazy_cost(area),
 			   __ATOMIC_RELAXED);
-	spin_lock(&l->lock);
-	l->bytes += vmap_area_lazy_cost(area);
-	joined = lazy_run_absorb(l->head, area);
-	if (!joined) {
-		area->link = l->head;
-		l->head = area;
-		if (!l->tail)
-			l->tail = area;
-	}
-	spin_unlock(&l->lock);
-	if (joined) {   /* its range is the run's now; the node is spare */
-		__atomic_sub_fetch(&s->nr_lazy, 1, __ATOMIC_RELAXED);
-		spares_push(spares, area);
-	}
+	head = __atomic_load_n(&s->lazy_head, __ATOMIC_RELAXED);
+	do {
+		area->link = head;
+	} while (!__atomic_compare_exchange_n(&s->lazy_head, &head, area, true,
+					      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 	if (s->debug == VMAP_DEBUG_CHECK_EVERY_OP) {
 		spin_lock(&s->lock);
 		vmap_debug_check(s);
@@ -529,67 +483,53 @@ void vmap_area_free_unmapped(struct vmap_space *s, struct vmap_area *area,
 	spin_unlock(&s->lock);
 }
 
-/* Join @va and the runs after it on its list that touch it one after
- * another: the first node becomes the whole run, the others
- * go on @spares, so that the run goes back to the free tree in one
- * free_return().  Runs of one list joined as they were freed; this
- * joins what two lists' frees left touching.  Returns how many nodes
- * the run took the place of.
- * => no lock: a batch's runs are its purge's alone, and in no tree. */
+/* Join @va and the batch areas after it that end where the previous one
+ * begins (a burst of vfrees lists its areas from the highest down): the
+ * first node becomes the whole run, the others go on @spares, so that
+ * the run goes back to the free tree in one free_return() (a purge
+ * after 1,000 vfrees in a row merged 1,000 ranges one by one).
+ * Returns how many areas the run holds.
+ * => no lock: a batch's areas are its purge's alone, and in no tree. */
 static uint64_t join_lazy_run(struct vmap_area *va, struct vmap_spares *spares)
 {
 	struct vmap_area *next = va->link;
-	uint64_t nodes = 1;
+	uint64_t areas = 1;
 
 	vmap_expect_state(va, VMAP_AREA_LAZY, VMAP_AREA_LAZY);
-	while (next && lazy_run_absorb(va, next)) {
-		struct vmap_area *joined = next;
+	while (next && vmap_area_reserved_end(next) == va->start) {
+		struct vmap_area *below = next;
 
-		next = joined->link;
-		vmap_expect_state(joined, VMAP_AREA_LAZY, VMAP_AREA_LAZY);
-		spares_push(spares, joined);
-		nodes++;
+		next = below->link;
+		vmap_expect_state(below, VMAP_AREA_LAZY, VMAP_AREA_LAZY);
+		va->start = below->start;   /* va is in no tree: free to change */
+		spares_push(spares, below);
+		areas++;
 	}
 	va->link = next;
-	return nodes;
+	return areas;
 }
 
 void vmap_purge_begin(struct vmap_space *s, struct vmap_purge_batch *batch,
 		      struct vmap_spares *spares)
 {
-	struct vmap_area **tail;
-	uint64_t nodes = 0, bytes = 0;
-
 	*batch = (struct vmap_purge_batch){ .flush_start = UINT64_MAX };
-	tail = &batch->head;
 	spin_lock(&s->lock);
-	for (unsigned int i = 0; i < VMAP_LAZY_LISTS; i++) {   /* chained */
-		struct vmap_lazy_list *l = &s->lazy[i];
-
-		spin_lock(&l->lock);
-		if (l->head) {
-			*tail = l->head;
-			tail = &l->tail->link;
-			bytes += l->bytes;
-		}
-		l->head = l->tail = NULL;
-		l->bytes = 0;
-		spin_unlock(&l->lock);
-	}
-	__atomic_sub_fetch(&s->lazy_bytes, bytes, __ATOMIC_RELAXED);
+	batch->head = __atomic_exchange_n(&s->lazy_head, NULL, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&s->lazy_bytes, 0, __ATOMIC_RELAXED);
 	vmap_debug_check(s);
 	spin_unlock(&s->lock);
-	/* The batch is ours now, and its runs are in no tree: one pass
-	 * counts them, bounds the range to flush and joins the runs that
-	 * touch.  A run is one LAZY node. */
+	/* The batch is ours now, and its areas are in no tree: one pass
+	 * counts them, bounds the range to flush and joins the touching
+	 * ones into runs (a pass of its own had been 12% of the purge after
+	 * 1,000 vfrees).  A run is one LAZY node from here on. */
 	for (struct vmap_area *va = batch->head; va; va = va->link) {
-		nodes += join_lazy_run(va, spares);
-		batch->nr_areas += va->areas;
+		batch->nr_areas += join_lazy_run(va, spares);
 		batch->nr_runs++;
 		batch->flush_start = MIN(batch->flush_start, va->start);
 		batch->flush_end = MAX(batch->flush_end, va->end);
 	}
-	__atomic_sub_fetch(&s->nr_lazy, nodes - batch->nr_runs, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&s->nr_lazy, batch->nr_areas - batch->nr_runs,
+			   __ATOMIC_RELAXED);
 	if (!batch->nr_areas)
 		batch->flush_start = 0;
 }

@@ -19,7 +19,7 @@
  *       ... the caller maps pages in [area->start, area->end) ...
  *   vmap_area_begin_free(s, addr, kind, &area)    BUSY -> UNMAPPING
  *       ... the caller unmaps them; page tables go on its gather ...
- *   vmap_area_lazy_free(s, area, list, &spares)   UNMAPPING -> LAZY
+ *   vmap_area_lazy_free(s, area)                  UNMAPPING -> LAZY
  *       ... later, when enough is LAZY (Linux: lazy_max_pages) ...
  *   vmap_purge_begin(s, &batch, &spares)          takes every LAZY area
  *       ... one TLB shootdown for the batch; every CPU acks ...
@@ -30,9 +30,6 @@
  * pages could be read and written through the old owner's stale
  * entries.  So a freed range stays reserved until a flush, and one
  * flush then returns many ranges: one IPI instead of one per vfree.
- * Why runs: a LAZY area that touches the one freed before it on the
- * same list joins it as it arrives, so that a purge after a burst of
- * vfrees takes, flushes and returns one range, not a thousand.
  * Why two purge steps: an area made LAZY while a shootdown is in
  * flight may have been unmapped after the flush already passed some
  * CPU, so vmap_purge_finish() returns only the areas that the matching
@@ -105,17 +102,12 @@ struct vmap_area {
 	struct vmap_area *link;    /* LAZY: lazy list or purge batch;
 				      SPARE: the caller's spares list */
 	enum vmap_state state;
-	enum vmap_kind kind;       /* not FREE or SPARE; of a run, its
-				      first area's */
-	uint32_t areas;            /* LAZY: the areas its run joins (1:
-				      just itself); [start, end) then
-				      covers them and the guards between */
+	enum vmap_kind kind;       /* not FREE or SPARE */
 	void *owner;               /* the caller's (vmalloc: its frame list);
 				      NULL when the area is lent */
 	uint64_t lazy_cost;        /* what it adds to lazy_bytes once LAZY:
 				      the caller's, 0 (when lent) meaning
-				      its range and guard; of a run, the
-				      sum of its areas' */
+				      its range and guard */
 };
 
 /* Nodes the caller supplies to vmap_area_alloc(), both non-NULL.  A slot
@@ -144,21 +136,6 @@ struct vmap_purge_batch {
 	virt_addr_t flush_end;     /* area; empty when nr_areas == 0 */
 };
 
-/* The LAZY areas not yet in a batch, in runs of touching areas, on
- * VMAP_LAZY_LISTS lists: the kernel gives each CPU its own (so there are
- * as many as MAX_CPUS, arch/x86/arch.h), so that vfrees on different
- * CPUs share no lock, and a CPU's burst of vfrees, which frees touching
- * areas one after another, builds one run. */
-#define VMAP_LAZY_LISTS 16
-
-struct vmap_lazy_list {
-	struct spinlock lock;      /* guards the rest and the runs; a leaf */
-	struct vmap_area *head;    /* the run freed into last first */
-	struct vmap_area *tail;    /* the first listed: a purge chains the
-				      lists in O(1) each */
-	uint64_t bytes;            /* the lazy_cost of its runs */
-};
-
 /* Debug mode: check every invariant (O(n)) after every change.  Off in
  * the kernel by default; the host tests turn it on. */
 enum vmap_debug { VMAP_DEBUG_OFF, VMAP_DEBUG_CHECK_EVERY_OP };
@@ -168,24 +145,25 @@ enum vmap_debug { VMAP_DEBUG_OFF, VMAP_DEBUG_CHECK_EVERY_OP };
  * lock; never take it in an interrupt handler. */
 struct vmap_space {
 	struct spinlock lock;
-	/* lock must be held when using everything below, but for what
-	 * vmap_area_lazy_free() updates without it: the lazy lists (each
-	 * under its own lock, taken inside this one) and the atomics
-	 * nr_unmapping, nr_lazy and lazy_bytes. */
+	/* lock must be held when using everything below, but for the
+	 * atomics that vmap_area_lazy_free() updates without it: lazy_head
+	 * (a push-only list, taken whole), nr_unmapping, nr_lazy and
+	 * lazy_bytes. */
 	virt_addr_t start, end;        /* the window: [start, end) */
 	struct avl_tree free_tree;     /* FREE ranges, coalesced */
 	struct avl_tree busy_tree;     /* BUSY areas */
-	struct vmap_lazy_list lazy[VMAP_LAZY_LISTS];
+	struct vmap_area *lazy_head;   /* LAZY areas not yet in a batch */
 	uint64_t nr_free;              /* free ranges */
 	uint64_t nr_busy;              /* areas in each state */
 	uint64_t nr_unmapping;
 	uint64_t nr_lazy;              /* LAZY nodes listed or in a batch (a
-					  run of touching areas is one) */
+					  batch's run of touching areas is
+					  one node once joined) */
 	uint64_t reserved_bytes;       /* areas + guards, any state but FREE */
 	uint64_t freeing_bytes;        /* of those, UNMAPPING and LAZY: the
 					  gaps between the trees */
-	uint64_t lazy_bytes;           /* the lazy lists' bytes: the purge
-					  trigger reads this */
+	uint64_t lazy_bytes;           /* areas + guards on lazy_head: the
+				          purge trigger reads this */
 	uint64_t last_search_visits;   /* tree nodes the last search read */
 	uint64_t near_miss_fallbacks;  /* searches that gave up on lowest-fit
 					  (see vmap_area.c) */
@@ -215,14 +193,9 @@ int vmap_area_alloc(struct vmap_space *s, uint64_t size, uint64_t align,
 int vmap_area_begin_free(struct vmap_space *s, virt_addr_t addr,
 			 enum vmap_kind kind, struct vmap_area **out);
 
-/* The claimed @area is unmapped: keep its range reserved until a purge,
- * on lazy list @list (below VMAP_LAZY_LISTS; the kernel's CPU number).
- * If it touches the run at the head of that list it joins the run, and
- * its node goes on @spares.
- * => takes that list's lock (s->lock only in debug mode).  TLB: stale
- *    for @area until the purge's shootdown. */
-void vmap_area_lazy_free(struct vmap_space *s, struct vmap_area *area,
-			 unsigned int list, struct vmap_spares *spares);
+/* The claimed @area is unmapped: keep its range reserved until a purge.
+ * => takes s->lock.  TLB: stale for @area until the purge's shootdown. */
+void vmap_area_lazy_free(struct vmap_space *s, struct vmap_area *area);
 
 /* Return a BUSY or UNMAPPING @area that no TLB can hold: never mapped
  * (a vmalloc that failed before mapping anything), or unmapped and
@@ -232,8 +205,8 @@ void vmap_area_free_unmapped(struct vmap_space *s, struct vmap_area *area,
 			     struct vmap_spares *spares);
 
 /* Take every LAZY area into @batch and compute the range to flush;
- * join the runs of different lists that touch and follow each other,
- * each to go back as one range (their leftover nodes go on @spares).
+ * join the areas that touch into runs, each to go back as one range
+ * (their leftover nodes go on @spares).
  * => takes s->lock.  Then: shootdown, wait for every ack, finish. */
 void vmap_purge_begin(struct vmap_space *s, struct vmap_purge_batch *batch,
 		      struct vmap_spares *spares);

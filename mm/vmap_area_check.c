@@ -28,27 +28,16 @@ const char *vmap_state_name(enum vmap_state state)
 	return (unsigned int)state <= VMAP_AREA_SPARE ? names[state] : "?";
 }
 
-/* The LAZY run on a lazy list that holds @addr with its guard; NULL if
- * none (an UNMAPPING area, or one a purge has taken).  A walk of the
- * lists: error messages only.  The run may be gone when the caller
- * reads it, so its bounds and size are copied out under its list's
- * lock.  => s->lock held. */
-static bool lazy_listed_at(struct vmap_space *s, virt_addr_t addr,
-			   struct vmap_area *copy)
+/* The LAZY area on the lazy list that holds @addr with its guard; NULL
+ * if none (an UNMAPPING area, or one a purge has taken).  A walk of the
+ * list: error messages only. */
+static const struct vmap_area *lazy_listed_at(const struct vmap_space *s,
+					      virt_addr_t addr)
 {
-	bool found = false;
-
-	for (unsigned int i = 0; i < VMAP_LAZY_LISTS && !found; i++) {
-		spin_lock(&s->lazy[i].lock);
-		for (const struct vmap_area *va = s->lazy[i].head; va; va = va->link)
-			if (va->start <= addr && addr < vmap_area_reserved_end(va)) {
-				*copy = *va;
-				found = true;
-				break;
-			}
-		spin_unlock(&s->lazy[i].lock);
-	}
-	return found;
+	for (const struct vmap_area *va = s->lazy_head; va; va = va->link)
+		if (va->start <= addr && addr < vmap_area_reserved_end(va))
+			return va;
+	return NULL;
 }
 
 static void describe_area(const struct vmap_area *va, virt_addr_t addr,
@@ -67,7 +56,6 @@ void vmap_describe_locked(struct vmap_space *s, virt_addr_t addr, char *buf,
 			  size_t size)
 {
 	const struct vmap_area *va;
-	struct vmap_area run;
 
 	if (addr < s->start || addr >= s->end) {
 		snprintf(buf, size, "%#lx is outside the vmap space [%#lx, %#lx)",
@@ -86,16 +74,13 @@ void vmap_describe_locked(struct vmap_space *s, virt_addr_t addr, char *buf,
 		return;
 	}
 	/* In a gap between the trees: an area whose free has begun. */
-	if (!lazy_listed_at(s, addr, &run))
-		snprintf(buf, size, "%#lx is in an area which is being freed "
-			 "(unmapping, or in a purge)", addr);
-	else if (run.areas == 1)
-		describe_area(&run, addr, ", already freed and waiting for a TLB "
+	va = lazy_listed_at(s, addr);
+	if (va)
+		describe_area(va, addr, ", already freed and waiting for a TLB "
 			      "purge", buf, size);
 	else
-		snprintf(buf, size, "%#lx is in [%#lx, %#lx), %u touching areas "
-			 "already freed and waiting for a TLB purge", addr,
-			 run.start, run.end, run.areas);
+		snprintf(buf, size, "%#lx is in an area which is being freed "
+			 "(unmapping, or in a purge)", addr);
 }
 
 void vmap_area_describe(struct vmap_space *s, virt_addr_t addr, char *buf,
@@ -239,59 +224,28 @@ static bool lazy_in_gap(struct vmap_space *s, const struct vmap_area *va)
 	       (!b || vmap_area_reserved_end(b) <= va->start);
 }
 
-/* One lazy list: LAZY runs only, each of one area or more, and no more
- * nodes on all lists than nr_lazy (which also stops the walk if a list
- * is a cycle); its tail is its last node, and the bytes it records are
- * its runs' lazy_cost.  Adds
- * the nodes to *@count and the bytes to *@cost.
- * => s->lock held; takes the list's lock. */
-static const char *check_lazy_list(struct vmap_space *s, struct vmap_lazy_list *l,
-				   uint64_t *count, uint64_t *cost)
+/* The lazy list: LAZY areas only, and no more than nr_lazy (which also
+ * stops the walk if the list is a cycle). */
+static const char *check_lazy_list(struct vmap_space *s)
 {
-	const struct vmap_area *last = NULL;
-	const char *broken = NULL;
-	uint64_t bytes = 0;
-
-	spin_lock(&l->lock);
-	for (struct vmap_area *va = l->head; va && !broken; va = va->link) {
-		last = va;
-		bytes += vmap_area_lazy_cost(va);
-		if (va->state != VMAP_AREA_LAZY || va->areas == 0)
-			broken = check_failed("lazy list holds a node that is not "
-					      "a LAZY run", va);
-		else if (!lazy_in_gap(s, va))
-			broken = check_failed("lazy area overlaps a free range or "
-					      "a busy area", va);
-		else if (++*count > s->nr_lazy)
-			broken = check_failed("lazy lists longer than nr_lazy", va);
-	}
-	if (!broken && last != l->tail)
-		broken = check_failed("a lazy list's tail is not its last node",
-				      l->tail);
-	if (!broken && bytes != l->bytes) {
-		printk("vmap check: a lazy list's runs cost %lu bytes, it "
-		       "records %lu\n", bytes, l->bytes);
-		broken = "lazy list bytes wrong";
-	}
-	*cost += l->bytes;
-	spin_unlock(&l->lock);
-	return broken;
-}
-
-static const char *check_lazy_lists(struct vmap_space *s, uint64_t *cost)
-{
-	const char *broken = NULL;
 	uint64_t count = 0;
 
-	for (unsigned int i = 0; i < VMAP_LAZY_LISTS && !broken; i++)
-		broken = check_lazy_list(s, &s->lazy[i], &count, cost);
-	return broken;
+	for (struct vmap_area *va = s->lazy_head; va; va = va->link) {
+		if (va->state != VMAP_AREA_LAZY)
+			return check_failed("lazy list holds an area not LAZY", va);
+		if (!lazy_in_gap(s, va))
+			return check_failed("lazy area overlaps a free range or "
+					    "a busy area", va);
+		if (++count > s->nr_lazy)
+			return check_failed("lazy list longer than nr_lazy", va);
+	}
+	return NULL;
 }
 
 /* Every counter against a recount, once the structure is known good. */
-static const char *check_counters(struct vmap_space *s, uint64_t lazy_bytes)
+static const char *check_counters(struct vmap_space *s)
 {
-	uint64_t nr[VMAP_AREA_SPARE + 1] = { 0 }, reserved = 0;
+	uint64_t nr[VMAP_AREA_SPARE + 1] = { 0 }, reserved = 0, lazy_bytes = 0;
 	struct avl_node *n;
 
 	for (n = avl_first(&s->free_tree); n; n = avl_next(n))
@@ -302,6 +256,9 @@ static const char *check_counters(struct vmap_space *s, uint64_t lazy_bytes)
 		nr[va->state]++;
 		reserved += vmap_area_reserved_end(va) - va->start;
 	}
+	for (struct vmap_area *va = s->lazy_head; va; va = va->link)
+		lazy_bytes += vmap_area_lazy_cost(va);
+
 	/* UNMAPPING and LAZY areas are in no tree: what can be counted is
 	 * whether there are any (vmap_area_lazy_free() adds to nr_lazy
 	 * before it takes from nr_unmapping, so the sum is never low). */
@@ -329,7 +286,6 @@ static const char *check_counters(struct vmap_space *s, uint64_t lazy_bytes)
 const char *vmap_check_locked(struct vmap_space *s)
 {
 	const char *broken;
-	uint64_t lazy_bytes = 0;
 
 	vmap_assert_locked(s);
 	broken = check_free_tree(s);
@@ -338,9 +294,9 @@ const char *vmap_check_locked(struct vmap_space *s)
 	if (!broken)
 		broken = check_tiling(s);
 	if (!broken)
-		broken = check_lazy_lists(s, &lazy_bytes);
+		broken = check_lazy_list(s);
 	if (!broken)
-		broken = check_counters(s, lazy_bytes);
+		broken = check_counters(s);
 	return broken;
 }
 

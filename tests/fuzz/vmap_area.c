@@ -14,8 +14,6 @@
  *     to fit at any alignment);
  *   - a free succeeds exactly when the model has a BUSY area of that
  *     kind starting there, else -EINVAL with a message;
- *   - a lazy free goes onto one of FUZZ_LISTS lazy lists, and joins
- *     the run at its head exactly when the model's run there touches it;
  *   - a purge takes exactly the model's LAZY areas and its flush range
  *     covers each of them;
  *   - every counter (busy, unmapping, lazy, reserved and lazy bytes)
@@ -34,7 +32,6 @@
 
 #define PAGE VMAP_PAGE_SIZE
 #define MAX_AREAS 128          /* the model's capacity: plenty for 4 KiB inputs */
-#define FUZZ_LISTS 3           /* lazy lists used: runs of two lists can meet */
 
 enum mstate { M_BUSY, M_UNMAPPING, M_LAZY, M_BATCH };
 
@@ -53,11 +50,6 @@ static size_t nr_model;
 static bool batch_pending;
 static struct vmap_purge_batch batch;
 static long nodes_out;
-
-/* The model of the lazy lists: the run at each head, [start, reserved
- * end), and how many nodes all of them hold. */
-static struct { virt_addr_t start, end; } list_head[FUZZ_LISTS];
-static uint64_t listed_nodes;
 
 static struct vmap_area *node_new(void)
 {
@@ -122,32 +114,6 @@ static bool model_fit(uint64_t need, uint64_t align, uint64_t min_len,
 	return long_gap;
 }
 
-/* vmap_area_lazy_free() of model area @i onto list @list, and the
- * model's run at that list's head: joined when they touch. */
-static void lazy_free(size_t i, unsigned int list)
-{
-	virt_addr_t start = model[i].start, end = model[i].end + PAGE;
-	uint64_t spares_before = spares.count;
-	bool joins = list_head[list].end == start || end == list_head[list].start;
-
-	vmap_area_lazy_free(&space, model[i].node, list, &spares);
-	model[i].state = M_LAZY;
-	FUZZ_CHECK(spares.count - spares_before == joins,
-		   "lazy free of [%#lx, %#lx) on list %u next to run [%#lx, %#lx): "
-		   "%lu nodes spared, model %d", start, end, list,
-		   list_head[list].start, list_head[list].end,
-		   spares.count - spares_before, joins);
-	if (joins) {
-		list_head[list].start = MIN(list_head[list].start, start);
-		list_head[list].end = MAX(list_head[list].end, end);
-	} else {
-		list_head[list].start = start;
-		list_head[list].end = end;
-		listed_nodes++;
-	}
-	drain_spares();
-}
-
 static void check_counters(void)
 {
 	uint64_t busy = 0, unmapping = 0, lazy = 0, reserved = 0, lazy_bytes = 0;
@@ -157,11 +123,13 @@ static void check_counters(void)
 
 		busy += model[i].state == M_BUSY;
 		unmapping += model[i].state == M_UNMAPPING;
+		lazy += model[i].state == M_LAZY;   /* a batch: its runs, below */
 		reserved += bytes;
 		if (model[i].state == M_LAZY)
 			lazy_bytes += bytes;
 	}
-	lazy = listed_nodes + (batch_pending ? batch.nr_runs : 0);
+	if (batch_pending)
+		lazy += batch.nr_runs;
 	FUZZ_CHECK(space.nr_busy == busy && space.nr_unmapping == unmapping &&
 		   space.nr_lazy == lazy,
 		   "busy/unmapping/lazy %lu/%lu/%lu, model %lu/%lu/%lu", space.nr_busy,
@@ -237,7 +205,8 @@ static void op_free(struct fuzz_reader *r, enum free_how how)
 	if (twist == 2)
 		addr += PAGE;               /* inside the area, or its guard */
 	if (twist == 3 && nr_model && model[i].state == M_UNMAPPING) {
-		lazy_free(i, pick / 64 % FUZZ_LISTS);   /* its owner goes on */
+		vmap_area_lazy_free(&space, model[i].node);   /* its owner goes on */
+		model[i].state = M_LAZY;
 		return;
 	}
 	want_ok = nr_model && addr == model[i].start && kind == model[i].kind &&
@@ -252,7 +221,8 @@ static void op_free(struct fuzz_reader *r, enum free_how how)
 	}
 	model[i].state = M_UNMAPPING;
 	if (how == FREE_LAZY) {
-		lazy_free(i, pick / 64 % FUZZ_LISTS);
+		vmap_area_lazy_free(&space, va);
+		model[i].state = M_LAZY;
 	} else if (how == FREE_UNMAPPED) {
 		vmap_area_free_unmapped(&space, va, &spares);
 		model_remove(i);
@@ -260,8 +230,8 @@ static void op_free(struct fuzz_reader *r, enum free_how how)
 	}
 }
 
-/* The batch's runs: at least its groups of touching areas (only runs
- * next to each other on the lazy lists are joined), at most its areas. */
+/* The batch's runs: at least its groups of touching areas (only areas
+ * next to each other on the lazy list are joined), at most its areas. */
 static void check_batch_runs(void)
 {
 	struct marea in_batch[MAX_AREAS];
@@ -297,8 +267,6 @@ static void op_purge(void)
 	}
 	vmap_purge_begin(&space, &batch, &spares);
 	batch_pending = true;
-	memset(list_head, 0, sizeof(list_head));
-	listed_nodes = 0;
 	for (size_t i = 0; i < nr_model; i++) {
 		if (model[i].state != M_LAZY)
 			continue;
@@ -333,8 +301,8 @@ static void free_everything(void)
 			FUZZ_CHECK(vmap_area_begin_free(&space, model[i].start, model[i].kind,
 							&va) == 0, "final free of %#lx", model[i].start);
 		if (model[i].state == M_BUSY || model[i].state == M_UNMAPPING) {
-			model[i].node = va;
-			lazy_free(i, 0);
+			vmap_area_lazy_free(&space, va);
+			model[i].state = M_LAZY;
 		}
 	}
 	if (batch_pending)
@@ -371,8 +339,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&spares, 0, sizeof(spares));
 	nr_model = 0;
 	batch_pending = false;
-	memset(list_head, 0, sizeof(list_head));
-	listed_nodes = 0;
 	shim_log_clear();
 	FUZZ_CHECK(vmap_space_init(&space, start, start + pages * PAGE, node_new()) == 0,
 		   "vmap_space_init(%#lx, %lu pages)", start, pages);

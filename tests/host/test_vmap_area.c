@@ -23,8 +23,7 @@ static void test_round_trip(struct test *t)
 	EXPECT_EQ(t, fx_free(&f, b, VMAP_KIND_VMALLOC), 0);
 	EXPECT_EQ(t, fx_free(&f, a, VMAP_KIND_VMALLOC), 0);
 	EXPECT_EQ(t, fx_free(&f, c, VMAP_KIND_VMALLOC), 0);
-	EXPECT_EQ(t, f.s.nr_lazy, 1);   /* they touch: one run, below b, above */
-	EXPECT_EQ(t, f.spares.count, 2);
+	EXPECT_EQ(t, f.s.nr_lazy, 3);
 	fx_purge(&f);
 	EXPECT_EQ(t, f.s.nr_busy + f.s.nr_lazy + f.s.reserved_bytes, 0);
 	EXPECT_EQ(t, f.s.nr_free, 1);
@@ -239,67 +238,12 @@ static void test_purge_takes_only_earlier(struct test *t)
 	vmap_area_describe(&f.s, b, what_b, sizeof(what_b));
 	if (!strstr(what_a, "is in free range"))
 		fail(t, "the purged area is not free: %s", what_a);
-	if (!strstr(what_b, "waiting for a TLB purge") || !f.s.lazy[0].head ||
-	    f.s.lazy[0].head->start != b || f.s.lazy[0].head->link)
+	if (!strstr(what_b, "waiting for a TLB purge") || !f.s.lazy_head ||
+	    f.s.lazy_head->start != b || f.s.lazy_head->link)
 		fail(t, "the area made lazy after the purge began is not the one "
 		     "listed: %s", what_b);
 	fx_purge(&f);
 	EXPECT_EQ(t, f.s.nr_lazy, 0);
-	fx_destroy(t, &f);
-}
-
-/* A free that touches the run at the head of its lazy list joins it;
- * one on another list, or that touches no head, is a node of its own;
- * the purge joins what two lists left touching.  Five touching 4 KiB
- * areas, the fourth with a lazy cost of its own (as a huge ioremap has). */
-static void test_lazy_runs(struct test *t)
-{
-	static const struct {
-		const char *name;
-		unsigned int area, list;
-		uint64_t nr_lazy, lazy_pages;   /* after the free */
-		const char *describe;           /* of the area's start, after */
-	} rows[] = {
-		{ "alone", 1, 0, 1, 2, "is the start of vmalloc area" },
-		{ "above_joins", 2, 0, 1, 4, "2 touching areas already freed" },
-		{ "below_joins", 0, 0, 1, 6, "3 touching areas already freed" },
-		{ "other_list", 3, 1, 2, 7, "is the start of vmalloc area" },
-		{ "touches_no_head", 4, 0, 3, 9, "is the start of vmalloc area" },
-	};
-	struct vmap_purge_batch batch;
-	struct vmap_area *va[5];
-	struct fx f;
-	char what[160];
-
-	if (!fx_init(t, &f, WSTART, WEND))
-		return;
-	for (int i = 0; i < 5; i++)
-		ASSERT_EQ(t, fx_alloc(&f, K4, K4, VMAP_KIND_VMALLOC, &va[i]), 0);
-	va[3]->lazy_cost = K4;
-	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
-		virt_addr_t a = WSTART + rows[i].area * 2 * K4;
-
-		ASSERT_EQ(t, va[rows[i].area]->start, a);
-		ASSERT_EQ(t, fx_free_on_list(&f, a, VMAP_KIND_VMALLOC, rows[i].list), 0);
-		vmap_area_describe(&f.s, a, what, sizeof(what));
-		if (f.s.nr_lazy != rows[i].nr_lazy ||
-		    f.s.lazy_bytes != rows[i].lazy_pages * K4 ||
-		    !strstr(what, rows[i].describe))
-			fail(t, "row %s: nr_lazy %lu lazy_bytes %#lx, \"%s\"; expected "
-			     "%lu, %#lx, \"%s\"", rows[i].name, f.s.nr_lazy,
-			     f.s.lazy_bytes, what, rows[i].nr_lazy,
-			     rows[i].lazy_pages * K4, rows[i].describe);
-	}
-	vmap_purge_begin(&f.s, &batch, &f.spares);
-	EXPECT_EQ(t, batch.nr_areas, 5);
-	EXPECT_EQ(t, batch.nr_runs, 2);   /* 0-2 joined 3 across the lists */
-	EXPECT_EQ(t, batch.flush_start, WSTART);
-	EXPECT_EQ(t, batch.flush_end, WSTART + 9 * K4);
-	EXPECT_EQ(t, f.s.lazy_bytes, 0);
-	vmap_purge_finish(&f.s, &batch, &f.spares);
-	fx_drain_spares(&f);
-	EXPECT_EQ(t, f.s.nr_lazy + f.s.reserved_bytes, 0);
-	EXPECT_EQ(t, f.s.nr_free, 1);
 	fx_destroy(t, &f);
 }
 
@@ -549,7 +493,7 @@ static void test_bad_free_is_diagnosed(struct test *t)
 		if (fx_fingerprint(&f) != before)
 			fail(t, "row %s: the space changed", rows[i].name);
 	}
-	fx_lazy_free(&f, unmapping, 0);
+	vmap_area_lazy_free(&f.s, unmapping);
 	fx_destroy(t, &f);
 }
 
@@ -606,7 +550,6 @@ static void test_checker_sees_damage(struct test *t)
 		{ "freeing_bytes", &f.s.freeing_bytes, 2 * K4, "do not cover" },
 		{ "nr_lazy", &f.s.nr_lazy, 1, "nr_unmapping and nr_lazy" },
 		{ "lazy_bytes", &f.s.lazy_bytes, K4, "lazy_bytes" },
-		{ "lazy_list_bytes", &f.s.lazy[0].bytes, K4, "lazy list bytes wrong" },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
@@ -642,7 +585,6 @@ DEFINE_CASES(lazy_cases,
 	{ "lazy_range_not_reused_before_purge", test_lazy_not_reused },
 	{ "purge_returns_and_coalesces", test_purge_coalesces },
 	{ "purge_takes_only_areas_lazy_before_it", test_purge_takes_only_earlier },
-	{ "touching_frees_join_into_runs", test_lazy_runs },
 	{ "free_unmapped_returns_at_once", test_free_unmapped }
 );
 

@@ -336,7 +336,7 @@ static void rand_free(struct test *t, struct fx *f)
 		return;
 	model[i].state = VMAP_AREA_UNMAPPING;
 	if (rng_below(4)) {   /* else a later op finishes the unmap */
-		fx_lazy_free(f, va, (unsigned int)rng_below(3));
+		vmap_area_lazy_free(&f->s, va);
 		model[i].state = VMAP_AREA_LAZY;
 	}
 }
@@ -347,7 +347,7 @@ static void rand_finish_unmap(struct fx *f)
 
 	if (i < 0)
 		return;
-	fx_lazy_free(f, model[i].va, (unsigned int)rng_below(3));
+	vmap_area_lazy_free(&f->s, model[i].va);
 	model[i].state = VMAP_AREA_LAZY;
 }
 

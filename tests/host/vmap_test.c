@@ -100,29 +100,15 @@ virt_addr_t fx_must_alloc(struct test *t, struct fx *f, uint64_t size,
 	return va->start;
 }
 
-/* The lazy step of a free, onto lazy list @list; a node left over by
- * joining a run waits on the spares. */
-void fx_lazy_free(struct fx *f, struct vmap_area *va, unsigned int list)
-{
-	vmap_area_lazy_free(&f->s, va, list, &f->spares);
-}
-
-/* vfree without the purge: begin, (unmap), lazy, on lazy list @list
- * (the kernel's CPU). */
-int fx_free_on_list(struct fx *f, virt_addr_t addr, enum vmap_kind kind,
-		    unsigned int list)
+/* vfree without the purge: begin, (unmap), lazy. */
+int fx_free(struct fx *f, virt_addr_t addr, enum vmap_kind kind)
 {
 	struct vmap_area *va;
 	int err = vmap_area_begin_free(&f->s, addr, kind, &va);
 
 	if (!err)
-		fx_lazy_free(f, va, list);
+		vmap_area_lazy_free(&f->s, va);
 	return err;
-}
-
-int fx_free(struct fx *f, virt_addr_t addr, enum vmap_kind kind)
-{
-	return fx_free_on_list(f, addr, kind, 0);
 }
 
 void fx_purge(struct fx *f)
@@ -166,15 +152,11 @@ void fx_destroy(struct test *t, struct fx *f)
 	f->s.debug = VMAP_DEBUG_OFF;
 	tree_free_all(f, &f->s.free_tree);
 	tree_free_all(f, &f->s.busy_tree);
-	for (unsigned int i = 0; i < VMAP_LAZY_LISTS; i++) {
-		struct vmap_lazy_list *l = &f->s.lazy[i];   /* in no tree */
+	while (f->s.lazy_head) {   /* LAZY areas are in no tree */
+		struct vmap_area *va = f->s.lazy_head;
 
-		while (l->head) {
-			struct vmap_area *va = l->head;
-
-			l->head = va->link;
-			node_delete(f, va);
-		}
+		f->s.lazy_head = va->link;
+		node_delete(f, va);
 	}
 	fx_drain_spares(f);
 	if (f->r.area)

@@ -61,9 +61,6 @@ int fx_alloc(struct fx *f, uint64_t size, uint64_t align, enum vmap_kind kind,
 virt_addr_t fx_must_alloc(struct test *t, struct fx *f, uint64_t size,
 			  uint64_t align);
 int fx_free(struct fx *f, virt_addr_t addr, enum vmap_kind kind);
-int fx_free_on_list(struct fx *f, virt_addr_t addr, enum vmap_kind kind,
-		    unsigned int list);
-void fx_lazy_free(struct fx *f, struct vmap_area *va, unsigned int list);
 void fx_purge(struct fx *f);
 bool fx_check(struct test *t, struct fx *f);
 void fx_destroy(struct test *t, struct fx *f);

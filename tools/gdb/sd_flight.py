@@ -84,16 +84,11 @@ purge against the limit; and the lazy pending gather."""
                   f"{enum_name(area['state']):19} {(b - a) >> 10} KiB")
         if shown == 0:
             print("  no area lent out (freed ones are in no tree: see the lazy list)")
-        lazy = []   # each CPU's lazy list; a run of touching areas is one
-        lists = space["lazy"]
-        for i in range(lists.type.range()[1] + 1):
-            waiting = lists[i]["head"]
-            while to_int(waiting) and len(lazy) < WALK_LIMIT:
-                runs = to_int(waiting["areas"])
-                lazy.append(f"[{to_int(waiting['start']):#x}, "
-                            f"{to_int(waiting['end']):#x})"
-                            + (f" ({runs} areas)" if runs > 1 else ""))
-                waiting = waiting["link"]
+        lazy, waiting = [], space["lazy_head"]
+        while to_int(waiting) and len(lazy) < WALK_LIMIT:
+            lazy.append(f"[{to_int(waiting['start']):#x}, "
+                        f"{to_int(waiting['end']):#x})")
+            waiting = waiting["link"]
         print(f"lazy, not yet in a purge: {', '.join(lazy) or 'none'}")
         print(f"pages waiting for the purge: "
               f"{to_int(space['lazy_bytes']) // PAGE_SIZE}, limit "
