@@ -148,8 +148,6 @@ pte_t kpt_make_leaf(phys_addr_t pa, enum pt_level level, enum pt_prot prot,
 	pte_t e = pa | PTE_P | PTE_A | PTE_D | kpt_prot_bits(prot) |
 		  kpt_cache_bits(cache);
 
-	if (cpu_features.pge)
-		e |= PTE_G;
 	if (level > PT_LEVEL_PTE)
 		e |= PTE_PS;
 	return e;

@@ -28,8 +28,9 @@
  *   - Every walk checks that each table it enters is recorded as a page
  *     table of the right level and still linked (mm/frame.h), so a walk
  *     into a freed or reused table panics instead of reading garbage.
- *   - Kernel mappings are global (G) when the CPU has PGE, and have A and
- *     D preset so the CPU never writes an entry back.
+ *   - No mapping is global (G): a full flush is one CR3 reload
+ *     (arch/x86/tlb.c).  A and D are preset so the CPU never writes an
+ *     entry back.
  *
  * Errors (negative, with a printk naming the argument and its value):
  *   -EINVAL  unaligned va/pa/size, zero size, a range that wraps or leaves

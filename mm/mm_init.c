@@ -225,7 +225,7 @@ void mm_init(void)
 	 * stack and data through the kernel image, the frame table and
 	 * page tables through the direct map.  The identity map goes. */
 	arch_write_pgd_root(kpt.root);
-	tlb_flush_local_all();     /* the early tables' entries, global ones too */
+	tlb_flush_local_all();     /* the early tables' entries */
 	frame_add_ram(EARLY_WINDOW_END, ~0ULL);
 	boot_print_layout();
 }

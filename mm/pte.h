@@ -40,7 +40,7 @@ typedef pte_t pgd_t;
 /*                    bits 51..12       next table or page: PHYS_ADDR_MASK */
 #define PTE_PAT_HUGE  (1ULL << 12)   /* PAT index bit 2, in a 1G/2M leaf */
 /*                    bits 11..9        ignored by the CPU; unused, 0 */
-#define PTE_G         (1ULL << 8)    /* global: survives CR3 writes (CR4.PGE) */
+#define PTE_G         (1ULL << 8)    /* global (with CR4.PGE): never set here */
 #define PTE_PS        (1ULL << 7)    /* pud/pmd entry: this is a leaf */
 #define PTE_PAT_4K    (1ULL << 7)    /* pte entry: PAT index bit 2 */
 #define PTE_D         (1ULL << 6)    /* dirty: the page was written */

@@ -19,7 +19,8 @@
  *                  two, as in Amit et al., "Don't shoot down TLB
  *                  shootdowns!", EuroSys 2020).  Each invalidates by
  *                  INVLPG per page up to SHOOTDOWN_INVLPG_CEILING pages,
- *                  else by a full flush that drops global entries too.
+ *                  else by a full flush (one CR3 reload: nothing here
+ *                  is global).
  *   3. WAIT        Every target acknowledges after its invalidation; we
  *                  wait for the last acknowledgment.  Only then is it
  *                  known that no CPU can use an old entry (seed 002).

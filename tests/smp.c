@@ -79,12 +79,15 @@ static void check_this_cpu(struct selftest *t, unsigned int cpu, void *arg)
 	EXPECT_EQ(t, p->apic_id, lapic_id());
 	EXPECT_EQ(t, read_cr0(), boot_cr0);
 	EXPECT_EQ(t, read_cr4(), boot_cr4);
+	/* A full flush is one CR3 reload only while nothing is global. */
+	EXPECT_EQ(t, read_cr4() & CR4_PGE, 0);
 	EXPECT_EQ(t, rdmsr(MSR_EFER), boot_efer);
 	EXPECT_EQ(t, read_cr3(), boot_cr3);
 }
 
 /* Every online CPU finds its own struct percpu through GS, its APIC id
- * there, and the boot CPU's page tables and CR0/CR4/EFER features. */
+ * there, and the boot CPU's page tables and CR0/CR4/EFER features, with
+ * CR4.PGE off (arch/x86/tlb.c). */
 static void test_cpus_are_set_up_alike(struct selftest *t)
 {
 	boot_cr0 = read_cr0();

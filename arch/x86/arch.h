@@ -38,7 +38,7 @@ struct cpu_features {
 	uint8_t phys_addr_bits;     /* MAXPHYADDR, CPUID 0x80000008 EAX[7:0] */
 	uint8_t virt_addr_bits;     /* 48, or 57 with LA57 */
 	bool nx;                    /* execute-disable bit (EFER.NXE) */
-	bool pge;                   /* global pages (CR4.PGE) */
+	bool pge;                   /* global pages: detected, left off */
 	bool pat;                   /* page attribute table */
 	bool pcid;                  /* process-context identifiers */
 	bool invpcid;               /* INVPCID instruction */
@@ -57,7 +57,7 @@ extern struct cpu_features cpu_features;
  * reaching other CPUs is the job of mm/shootdown.c. */
 void tlb_flush_local_page(virt_addr_t va);   /* INVLPG: one page, and the
 						paging-structure caches */
-void tlb_flush_local_all(void);              /* everything, global too */
+void tlb_flush_local_all(void);              /* everything */
 
 /* The root of the kernel page tables (CR3). */
 phys_addr_t arch_read_pgd_root(void);

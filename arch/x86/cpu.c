@@ -106,8 +106,11 @@ void cpu_enable_features(void)
 	if (cpu_features.nx)
 		wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);
 	write_cr0(read_cr0() | CR0_WP);   /* the kernel too obeys read-only */
-	if (cpu_features.pge)
-		cr4 |= CR4_PGE;
+	/* CR4.PGE stays off even where the CPU has it.  Global pages keep a
+	 * translation alive across the CR3 switches between address spaces;
+	 * this kernel has one address space and never switches, so they
+	 * would save nothing, and without them a CR3 reload is a complete
+	 * flush (arch/x86/tlb.c says what that saves). */
 	if (cpu_features.smep)
 		cr4 |= CR4_SMEP;
 	if (cpu_features.smap)
