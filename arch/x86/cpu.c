@@ -106,11 +106,13 @@ void cpu_enable_features(void)
 	if (cpu_features.nx)
 		wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);
 	write_cr0(read_cr0() | CR0_WP);   /* the kernel too obeys read-only */
-	/* CR4.PGE stays off even where the CPU has it.  Global pages keep a
-	 * translation alive across the CR3 switches between address spaces;
-	 * this kernel has one address space and never switches, so they
-	 * would save nothing, and without them a CR3 reload is a complete
-	 * flush (arch/x86/tlb.c says what that saves). */
+	/* CR4.PGE off even where the CPU has it, and cleared in case the
+	 * firmware left it on (the boot code keeps CR4's other bits).  Global
+	 * pages keep a translation alive across the CR3 switches between
+	 * address spaces; this kernel has one address space and never
+	 * switches, so they would save nothing, and without them a CR3
+	 * reload is a complete flush (arch/x86/tlb.c says what that saves). */
+	cr4 &= ~CR4_PGE;
 	if (cpu_features.smep)
 		cr4 |= CR4_SMEP;
 	if (cpu_features.smap)
