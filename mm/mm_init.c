@@ -223,9 +223,10 @@ void mm_init(void)
 
 	/* The new tables map everything the running code uses: its text,
 	 * stack and data through the kernel image, the frame table and
-	 * page tables through the direct map.  The identity map goes. */
+	 * page tables through the direct map.  The identity map goes, and
+	 * with it every entry of the early tables: the CR3 write drops them
+	 * all, since nothing is global (cpu_enable_features() ran first). */
 	arch_write_pgd_root(kpt.root);
-	tlb_flush_local_all();     /* the early tables' entries */
 	frame_add_ram(EARLY_WINDOW_END, ~0ULL);
 	boot_print_layout();
 }
