@@ -14,6 +14,7 @@
  *   not ok 1 printk
  *   ...
  */
+#include "arch/x86/arch.h"
 #include "arch/x86/percpu.h"
 #include "arch/x86/setjmp.h"
 #include "arch/x86/trap.h"
@@ -269,6 +270,17 @@ void selftest_run_on_all_cpus(struct selftest *t, selftest_cpu_fn fn, void *arg)
 			t->failed = true;
 	}
 	run->fn = NULL;
+}
+
+static void flush_this_tlb(void *arg)
+{
+	(void)arg;
+	tlb_flush_local_all();
+}
+
+void selftest_flush_every_tlb(void)
+{
+	smp_call_all(flush_this_tlb, NULL, SMP_WAIT_ACK);
 }
 
 /* '*' matches any run of characters, '?' any one character. */

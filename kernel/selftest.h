@@ -110,6 +110,13 @@ void selftest_run_on_all_cpus(struct selftest *t, selftest_cpu_fn fn, void *arg)
  * run has arrived here.  It serves cross-CPU calls while it waits. */
 void selftest_cpu_barrier(struct selftest *t);
 
+/* After a negative control, or a case that left stale entries on
+ * purpose: every online CPU flushes its whole TLB and paging-structure
+ * caches, and this returns after the last one has.  Call it before the
+ * frames those entries point to are freed or reused.
+ * => thread context; no spinlock held. */
+void selftest_flush_every_tlb(void);
+
 /* Runs the suites whose names match @pattern ('*' and '?' globs, several
  * patterns separated by commas); returns the number of failed cases, or
  * -ENOENT when the pattern matched no suite.  Prints KTAP. */

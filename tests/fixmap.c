@@ -5,7 +5,6 @@
  * slot from its call handler (no IPIs there, as in an NMI) and reads it.
  * With the invalidation on map it reads B; with the switch that skips it,
  * it still reads A through its stale entry. */
-#include "arch/x86/arch.h"
 #include "kernel/printk.h"
 #include "mm/fixmap.h"
 #include "mm/layout.h"
@@ -40,12 +39,6 @@ static void map_read_unmap_fn(void *arg)
 	fixmap_local_unmap(p);
 }
 
-static void flush_fn(void *arg)
-{
-	(void)arg;
-	tlb_flush_local_all();
-}
-
 /* Returns what CPU 1 read after mapping frame B. */
 static uint64_t slot_reuse_reads(struct selftest *t, bool skip_invalidate_on_map)
 {
@@ -74,7 +67,7 @@ static uint64_t slot_reuse_reads(struct selftest *t, bool skip_invalidate_on_map
 		      skip_invalidate_on_map ? "no invalidation on map" :
 		      "invalidation on map", (unsigned long long)reuse.value);
 out:
-	smp_call_all(flush_fn, NULL, SMP_WAIT_ACK);
+	selftest_flush_every_tlb();
 	if (a)
 		frame_free(a, FRAME_KERNEL);
 	if (b)

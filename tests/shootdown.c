@@ -47,18 +47,6 @@ static uint64_t read_on_cpu(unsigned int cpu, const void *va)
 	return r.err ? ~0ULL : r.value;
 }
 
-static void flush_fn(void *arg)
-{
-	(void)arg;
-	tlb_flush_local_all();
-}
-
-/* After a negative control: make every TLB forget what the bug left. */
-static void flush_every_cpu(void)
-{
-	smp_call_all(flush_fn, NULL, SMP_WAIT_ACK);
-}
-
 static struct shootdown_stats stats_of(unsigned int cpu)
 {
 	return shootdown_cpu_stats[cpu];
@@ -95,7 +83,7 @@ static bool stale_after_va_reuse(struct selftest *t,
 		      "remote IPI skipped", (unsigned long long)seen, q);
 out:
 	vunmap(q);
-	flush_every_cpu();
+	selftest_flush_every_tlb();
 	if (a)
 		frame_free(a, FRAME_KERNEL);
 	if (b)
@@ -172,7 +160,7 @@ static bool read_freed_frame(struct selftest *t, enum shootdown_selftest_fault f
 	*(uint64_t *)e.va = 0x1234;
 	selftest_run_on_all_cpus(t, early_free_body, &e);
 	vm_lazy_max_pages_override = limit;
-	flush_every_cpu();
+	selftest_flush_every_tlb();
 	selftest_diag(t, "%s: CPU 1 read %#llx (error %d) while its frame was %s",
 		      fault == SHOOTDOWN_SAFE ? "safe" : "free before ack",
 		      (unsigned long long)e.value, e.read_err,
@@ -216,7 +204,7 @@ static uint64_t tables_freed_under_a_cache(struct selftest *t,
 	shootdown_selftest_fault = fault;
 	vm_purge_lazy_now();
 	shootdown_selftest_fault = SHOOTDOWN_SAFE;
-	flush_every_cpu();     /* empty every model again */
+	selftest_flush_every_tlb();     /* empty every model again */
 	selftest_diag(t, "%s: %llu page tables freed under CPU 1's cache%s%s",
 		      fault == SHOOTDOWN_SAFE ? "safe" : "remote IPI skipped",
 		      (unsigned long long)(psc_model_violations - before),

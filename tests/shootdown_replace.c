@@ -99,12 +99,6 @@ static unsigned int cpus_in(uint64_t mask)
 	return n;
 }
 
-static void flush_fn(void *arg)
-{
-	(void)arg;
-	tlb_flush_local_all();
-}
-
 /* Map REPLACE_PAGES frames with 4 KiB pages at @va, let every CPU read
  * them, then replace the 2 MiB around them with one device page.
  * Returns the mask of CPUs that still read the old pages afterwards. */
@@ -153,7 +147,7 @@ static uint64_t replace_and_count_stale(struct selftest *t, virt_addr_t va,
 		  r->tables_freed);
 	selftest_run_on_all_cpus(t, replace_probe_body, &after);
 out:
-	smp_call_all(flush_fn, NULL, SMP_WAIT_ACK);   /* forget any stale entry */
+	selftest_flush_every_tlb();   /* forget any stale entry */
 	pt_gather_init(&g);
 	kpt_unmap(va, r->size, &g);
 	shootdown_flush_and_free(&g);

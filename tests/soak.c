@@ -21,7 +21,6 @@
 #include "kernel/cmdline.h"
 #include "kernel/selftest_internal.h"
 #include "kernel/string.h"
-#include "arch/x86/arch.h"
 #include "tests/alloc_fail.h"
 
 /* Every selftest boot: 768 operations, at -smp 4 two rounds of 64 per
@@ -456,12 +455,6 @@ static void soak_without_remote_flush(struct selftest *t)
 	shootdown_selftest_fault = SHOOTDOWN_SAFE;
 }
 
-static void flush_fn(void *arg)
-{
-	(void)arg;
-	tlb_flush_local_all();
-}
-
 static void test_soak_sees_stale_reads_without_flush(struct selftest *t)
 {
 	static const struct selftest_case control = {
@@ -472,7 +465,7 @@ static void test_soak_sees_stale_reads_without_flush(struct selftest *t)
 		return;
 	got = selftest_run_nested(&control);
 	shootdown_selftest_fault = SHOOTDOWN_SAFE;
-	smp_call_all(flush_fn, NULL, SMP_WAIT_ACK);
+	selftest_flush_every_tlb();
 	selftest_diag(t, "no remote flush: %llu stale reads seen",
 		      (unsigned long long)soak_control_sum.stale);
 	EXPECT_EQ(t, got, SELFTEST_FAILED);
