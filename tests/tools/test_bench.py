@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Unit tests for tools/bench.py that need no kernel: reading the bench:
-lines, the shape check on real logs (bench/*.log, two tiny boots of
-`selftest=bench`) and on broken copies of them, the tables and the SVG.
+"""Unit tests for tools/bench.py and tools/bench_shape.py that need no
+kernel: reading the bench: lines, the shape check on real logs
+(bench/*.log, two tiny boots of `selftest=bench`) and on broken copies
+of them, the tables and the SVG.
 
     python3 tests/tools/test_bench.py -v
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "tools"))
 import bench  # noqa: E402  (path set up just above)
+import bench_shape  # noqa: E402
 import ktap_summary as ktap  # noqa: E402
 
 LOGS = HERE / "bench"
@@ -28,9 +30,9 @@ def lines_of(name):
 
 def check(lines):
     """The shape checks of a log given as lines: {name: problems}."""
-    run = bench.parse(lines)
+    run = bench_shape.parse(lines)
     cases = ktap.parse_log(lines, "test")
-    return {c.name: c.problems for c in bench.check_run(run, cases)}
+    return {c.name: c.problems for c in bench_shape.check_run(run, cases)}
 
 
 def edited(name, pattern, replacement):
@@ -49,7 +51,7 @@ def edited(name, pattern, replacement):
 
 class Parse(unittest.TestCase):
     def test_reads_lines_with_and_without_the_ktap_prefix(self):
-        run = bench.parse(["    # bench: vmalloc.4k.median 123 ns\n",
+        run = bench_shape.parse(["    # bench: vmalloc.4k.median 123 ns\n",
                            "bench: cpus 4 cpus\r\n",
                            "# bench: strategy.x.ipis 0.125 IPIs/op\n",
                            "bench: something else entirely here\n",
@@ -63,10 +65,10 @@ class Parse(unittest.TestCase):
     def test_real_logs_have_every_figure(self):
         for name, cpus, figures in (("tiny-smp1.log", 1, 215),
                                     ("tiny-smp4.log", 4, 220)):
-            run = bench.parse(lines_of(name))
+            run = bench_shape.parse(lines_of(name))
             self.assertEqual(run.cpus, cpus)
             self.assertEqual(len(run.figures), figures, name)
-            self.assertEqual(set(run.figures), set(bench.expected_figures(run)))
+            self.assertEqual(set(run.figures), set(bench_shape.expected_figures(run)))
 
 
 class Shape(unittest.TestCase):
@@ -167,7 +169,7 @@ class Shape(unittest.TestCase):
             log.write_text("".join(edited("tiny-smp4.log",
                                           r"bench: cpus ", None)))
             out = io.StringIO()
-            self.assertFalse(bench.check_log(log, out))
+            self.assertFalse(bench_shape.check_log(log, out))
             cases = ktap.parse_log(io.StringIO(out.getvalue()), "x")
             status = {c.path: c.status for c in cases}
             self.assertEqual(status["bench_shape.every_figure_present"],
@@ -179,7 +181,7 @@ class Shape(unittest.TestCase):
 
 class Output(unittest.TestCase):
     def test_table_has_a_section_per_prefix(self):
-        text = bench.table(bench.parse(lines_of("tiny-smp4.log")))
+        text = bench.table(bench_shape.parse(lines_of("tiny-smp4.log")))
         for sec in ("vmalloc:", "ioremap:", "shootdown:", "strategy:",
                     "linux:", "pt_live:"):
             self.assertIn(sec, text)
@@ -188,14 +190,14 @@ class Output(unittest.TestCase):
         self.assertRegex(text, r"(?m)^vfree_64p_per_page\s+64\s+64\s+192\s")
 
     def test_sweep_table_marks_what_a_run_lacks(self):
-        runs = {1: bench.parse(lines_of("tiny-smp1.log")),
-                4: bench.parse(lines_of("tiny-smp4.log"))}
+        runs = {1: bench_shape.parse(lines_of("tiny-smp1.log")),
+                4: bench_shape.parse(lines_of("tiny-smp4.log"))}
         text = bench.sweep_table(runs)
         self.assertRegex(text, r"(?m)^shootdown\.floor\.median\s+ns\s+-\s+\S")
 
     def test_plots_are_svg(self):
-        runs = {1: bench.parse(lines_of("tiny-smp1.log")),
-                4: bench.parse(lines_of("tiny-smp4.log"))}
+        runs = {1: bench_shape.parse(lines_of("tiny-smp1.log")),
+                4: bench_shape.parse(lines_of("tiny-smp4.log"))}
         with tempfile.TemporaryDirectory() as tmp:
             paths = bench.plots(runs, Path(tmp))
             self.assertEqual(len(paths), 3)
