@@ -9,6 +9,7 @@
 #include "kernel/string.h"
 #include "kernel/trace.h"
 #include "mm/frame.h"
+#include "mm/kpt.h"
 #include "scenarios/scenario.h"
 
 /* Every scenario, in seed order. */
@@ -87,6 +88,25 @@ bool scenario_take_frame(struct frame *want)
 	while (n > 0)
 		frame_free(others[--n], FRAME_KERNEL);
 	return got;
+}
+
+bool scenario_map_new_frames(virt_addr_t va, struct frame **pages,
+			     unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct kpt_mapping m = {
+			.va = va + i * PAGE_SIZE, .size = PAGE_SIZE,
+			.prot = PT_PROT_RW, .cache = PT_CACHE_WB,
+			.max_page = PT_PAGE_4K,
+		};
+
+		if (!(pages[i] = frame_alloc(0, FRAME_KERNEL)))
+			return false;
+		m.pa = frame_pa(pages[i]);
+		if (kpt_map(&m, KPT_MAP_NEW, NULL) != 0)
+			return false;
+	}
+	return true;
 }
 
 static const struct scenario *scenario_find(const char *name)

@@ -43,6 +43,14 @@ void scenario_join(void);
  * it comes back (everything else is returned).  False if it did not. */
 bool scenario_take_frame(struct frame *want);
 
+/* Map @n new frames at @va, one 4 KiB page each, read-write and
+ * write-back, into the kernel's page tables; @pages gets their struct
+ * frames, NULL where none was allocated, for the caller to free them
+ * after its unmap.  False if any allocation or map failed.
+ * => thread context. */
+bool scenario_map_new_frames(virt_addr_t va, struct frame **pages,
+			     unsigned int n);
+
 /* Spin until *@flag is set by another CPU, or @limit_ns pass; whether
  * it was set. */
 bool scenario_wait_until(const bool *flag, uint64_t limit_ns);

@@ -108,20 +108,10 @@ static bool map_old(void)
 {
 	struct kpt_walk w;
 
-	for (unsigned int i = 0; i < SEED0_PAGES; i++) {
-		struct kpt_mapping m = {
-			.va = SEED0_VA + i * PAGE_SIZE, .size = PAGE_SIZE,
-			.prot = PT_PROT_RW, .cache = PT_CACHE_WB,
-			.max_page = PT_PAGE_4K,
-		};
-
-		if (!(s.pages[i] = frame_alloc(0, FRAME_KERNEL)))
-			return false;
+	if (!scenario_map_new_frames(SEED0_VA, s.pages, SEED0_PAGES))
+		return false;
+	for (unsigned int i = 0; i < SEED0_PAGES; i++)
 		*(uint64_t *)frame_virt(s.pages[i]) = OLD_DATA + i;
-		m.pa = frame_pa(s.pages[i]);
-		if (kpt_map(&m, KPT_MAP_NEW, NULL) != 0)
-			return false;
-	}
 	if (kpt_walk(SEED0_VA, &w) != 0)
 		return false;
 	s.table = frame_of(virt_to_phys(w.entry) & ~(FRAME_SIZE - 1));

@@ -66,19 +66,8 @@ static void reader(void *arg)
 
 static bool map_pages(void)
 {
-	for (unsigned int i = 0; i < SEED4_PAGES; i++) {
-		struct kpt_mapping m = {
-			.va = SEED4_VA + i * PAGE_SIZE, .size = PAGE_SIZE,
-			.prot = PT_PROT_RW, .cache = PT_CACHE_WB,
-			.max_page = PT_PAGE_4K,
-		};
-
-		if (!(s.pages[i] = frame_alloc(0, FRAME_KERNEL)))
-			return false;
-		m.pa = frame_pa(s.pages[i]);
-		if (kpt_map(&m, KPT_MAP_NEW, NULL) != 0)
-			return false;
-	}
+	if (!scenario_map_new_frames(SEED4_VA, s.pages, SEED4_PAGES))
+		return false;
 	s.vm = vmalloc(VM_PAGES * PAGE_SIZE);
 	s.io = ioremap(SEED4_IO_PA, PAGE_SIZE);
 	return s.vm && s.io;
