@@ -44,10 +44,10 @@ void scenario_join(void);
 bool scenario_take_frame(struct frame *want);
 
 /* Map @n new frames at @va, one 4 KiB page each, read-write and
- * write-back, into the kernel's page tables; @pages gets their struct
- * frames, NULL where none was allocated, for the caller to free them
- * after its unmap.  False if any allocation or map failed.
- * => thread context. */
+ * write-back, into the kernel's page tables.  @pages (zeroed by the
+ * caller) gets their struct frames, for the caller to free after its
+ * unmap; it stops at the first allocation or map that fails, and
+ * returns false.  => thread context. */
 bool scenario_map_new_frames(virt_addr_t va, struct frame **pages,
 			     unsigned int n);
 
